@@ -1,0 +1,653 @@
+"""IPyDriver and Device: what a driver author subclasses and fills.
+
+The driver never touches stdin, stdout or XML itself. ``asyncrun()`` hands it a
+link (stdio by default; the server's in-process link when served) that turns
+its events into bytes and back.
+
+Requests from clients are checked here before ``rxevent`` sees them: a request
+for a vector of the wrong type, an unknown member, a read-only vector, a value
+that is not a number or is out of range, or switches that break the vector's
+rule are answered with the vector in Alert and a message saying why. ``rxevent``
+and ``snoopevent`` calls for one driver run one at a time, in the order the
+requests arrived, whichever way the driver is run.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections import UserDict
+from collections.abc import Coroutine, Iterable
+from datetime import datetime
+from typing import Any
+
+from pi_indi import events
+from pi_indi.properties import (
+    BLOBVector,
+    LightVector,
+    NumberVector,
+    PropertyVector,
+    SwitchVector,
+    TextVector,
+    _timestamp,
+    getfloat,
+)
+from pi_indi.protocol import (
+    DefBLOBVector,
+    DefLightVector,
+    DefNumberVector,
+    DefSwitchVector,
+    DefTextVector,
+    DelProperty,
+    EnableBLOB,
+    Event,
+    GetProperties,
+    Message,
+    NewBLOBVector,
+    NewNumberVector,
+    NewSwitchVector,
+    NewTextVector,
+    PingReply,
+    PingRequest,
+    SwitchRule,
+    encode,
+    parse_number,
+)
+
+__all__ = ["Device", "DriverLink", "IPyDriver"]
+
+logger = logging.getLogger(__name__)
+
+_DEF_TYPES = (DefTextVector, DefNumberVector, DefSwitchVector, DefLightVector, DefBLOBVector)
+_NEW_FOR: dict[type, type[PropertyVector[Any]]] = {
+    NewSwitchVector: SwitchVector,
+    NewTextVector: TextVector,
+    NewNumberVector: NumberVector,
+    NewBLOBVector: BLOBVector,
+}
+_NEW_TAG = {
+    SwitchVector: "newSwitchVector",
+    TextVector: "newTextVector",
+    NumberVector: "newNumberVector",
+    BLOBVector: "newBLOBVector",
+    LightVector: "nothing (lights are read-only)",
+}
+
+
+class DriverLink(abc.ABC):
+    """How a running driver talks to the world: stdio, or a server in-process."""
+
+    @abc.abstractmethod
+    async def send(self, event: Event) -> None:
+        """Deliver one event from the driver."""
+
+    @abc.abstractmethod
+    async def run(self, driver: IPyDriver) -> None:
+        """Feed incoming events to ``driver._receive`` until the peer goes away."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the link's resources."""
+
+
+class _Rejected(Exception):
+    """A client request that breaks the vector's rules; the text goes to the client."""
+
+
+def _coroutine(coro: Any) -> Coroutine[Any, Any, Any]:
+    if not inspect.iscoroutine(coro):
+        raise TypeError(
+            "add_background() takes a coroutine object, e.g. add_background(self.poll())"
+        )
+    return coro
+
+
+class Device(UserDict[str, PropertyVector[Any]]):
+    """One device: a mapping of vector name to vector.
+
+    Args:
+        devicename: the INDI device name clients see.
+        properties: the device's vectors.
+        **devicedata: anything the driver wants to keep with the device, in
+            ``devicedata``.
+
+    Raises:
+        ValueError: the name is empty, or two vectors share a name.
+    """
+
+    def __init__(
+        self, devicename: str, properties: Iterable[PropertyVector[Any]], **devicedata: Any
+    ) -> None:
+        super().__init__()
+        if not isinstance(devicename, str) or not devicename or devicename != devicename.strip():
+            raise ValueError(f"device name must be a non-empty string: {devicename!r}")
+        self.devicename = devicename
+        self.enable = True
+        self.devicedata = devicedata
+        self.driver: IPyDriver | None = None
+        self._stop = False
+        self._backgroundlist: list[Coroutine[Any, Any, Any]] = []
+        for vector in properties:
+            if not isinstance(vector, PropertyVector):
+                raise TypeError(f"{vector!r} is not a vector")
+            if vector.name in self.data:
+                raise ValueError(f"vector {vector.name!r} appears twice in device {devicename!r}")
+            vector.devicename = devicename
+            self.data[vector.name] = vector
+
+    def __setitem__(self, key: str, value: PropertyVector[Any]) -> None:
+        raise TypeError("a device's vectors are fixed when it is made")
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("a device's vectors are fixed when it is made")
+
+    @staticmethod
+    def indi_number_to_float(value: str | float) -> float:
+        """Any INDI number (decimal or sexagesimal) as a float."""
+        return getfloat(value)
+
+    def properties(self) -> list[PropertyVector[Any]]:
+        """The device's vectors, as a list."""
+        return list(self.data.values())
+
+    def add_background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a coroutine in the background while the driver runs."""
+        coro = _coroutine(coro)
+        if self.driver is not None and self.driver._running:
+            self.driver._start_task(coro)
+        else:
+            self._backgroundlist.append(coro)
+
+    def shutdown(self) -> None:
+        """Mark the device stopped (the driver's ``shutdown()`` calls this)."""
+        self._stop = True
+
+    @property
+    def stop(self) -> bool:
+        """True once the driver is shutting down."""
+        return self._stop
+
+    async def send_device_message(
+        self, message: str = "", timestamp: datetime | None = None
+    ) -> None:
+        """Send a ``<message>`` from this device (nothing while it is disabled)."""
+        if not self.enable or self.driver is None:
+            return
+        await self.driver.send(
+            Message(
+                device=self.devicename, timestamp=_timestamp(timestamp), message=message or None
+            )
+        )
+
+    async def send_delProperty(self, message: str = "", timestamp: datetime | None = None) -> None:
+        """Tell clients the whole device is gone, and stop its traffic.
+
+        Set ``device.enable = True`` and send each vector's definition to bring it back.
+        """
+        if self.driver is None:
+            return
+        self.enable = False
+        await self.driver.send(
+            DelProperty(
+                device=self.devicename, timestamp=_timestamp(timestamp), message=message or None
+            )
+        )
+
+    async def devhardware(self, *args: Any, **kwargs: Any) -> None:
+        """Override to run this device's hardware; call it from the driver's ``hardware``."""
+
+    async def devrxevent(self, event: Any, *args: Any, **kwargs: Any) -> None:
+        """Override to handle this device's requests; call it from the driver's ``rxevent``."""
+
+    async def devsnoopevent(self, event: Any, *args: Any, **kwargs: Any) -> None:
+        """Override to handle snooped events; call it from the driver's ``snoopevent``."""
+
+
+class IPyDriver(UserDict[str, Device]):
+    """The driver: a mapping of device name to :class:`Device`.
+
+    Subclass it and override :meth:`rxevent` (client requests), :meth:`hardware`
+    (a long-running task that drives the instrument) and, when snooping,
+    :meth:`snoopevent`. Then ``await driver.asyncrun()`` to speak INDI on
+    stdin/stdout, or give the driver to an ``IPyServer``.
+
+    Args:
+        *devices: the devices this driver controls.
+        **driverdata: anything the driver needs (an instrument object, a pin),
+            kept in ``driverdata``.
+
+    Raises:
+        ValueError: two devices share a name.
+    """
+
+    def __init__(self, *devices: Device, **driverdata: Any) -> None:
+        super().__init__()
+        for device in devices:
+            if not isinstance(device, Device):
+                raise TypeError(f"{device!r} is not a Device")
+            if device.devicename in self.data:
+                raise ValueError(f"device name {device.devicename!r} is duplicated in this driver")
+            self.data[device.devicename] = device
+            device.driver = self
+            for vector in device.values():
+                vector.driver = self
+        self.driverdata = driverdata
+        self.snoopall = False
+        self.snoopdevices: set[str] = set()
+        # (device, vector) -> None, or [timeout seconds, monotonic time of last data]
+        self.snoopvectors: dict[tuple[str, str], list[float] | None] = {}
+        self.debug_enable = False
+        self.auto_send_def = True
+        self._stop = False
+        self.stopped = asyncio.Event()
+        self.shutdownrequested = asyncio.Event()
+        self._backgroundlist: list[Coroutine[Any, Any, Any]] = []
+        self._link: DriverLink | None = None
+        self._running = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._inbox: asyncio.Queue[Event] | None = None
+        self._snoop_changed: asyncio.Event | None = None
+
+    def __setitem__(self, key: str, value: Device) -> None:
+        raise TypeError("a driver's devices are fixed when it is made")
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("a driver's devices are fixed when it is made")
+
+    # -- what a driver author overrides --
+
+    async def rxevent(self, event: Any) -> None:
+        """Override: handle a client request (``newSwitchVector`` and friends).
+
+        With ``auto_send_def`` False, also receives a ``getProperties`` event per
+        vector asked for. Calls come one at a time, in arrival order.
+        """
+
+    async def hardware(self) -> None:
+        """Override: run the instrument, e.g. ``while not self.stop: ...``.
+
+        Started once by ``asyncrun``; cancelled when the driver shuts down.
+        """
+
+    async def snoopevent(self, event: Any) -> None:
+        """Override: handle an event snooped from another driver's device."""
+
+    # -- helpers for driver authors --
+
+    @staticmethod
+    def indi_number_to_float(value: str | float) -> float:
+        """Any INDI number (decimal or sexagesimal) as a float."""
+        return getfloat(value)
+
+    def devices(self) -> list[Device]:
+        """The driver's devices, as a list."""
+        return list(self.data.values())
+
+    @property
+    def stop(self) -> bool:
+        """True once :meth:`shutdown` has been called."""
+        return self._stop
+
+    def shutdown(self) -> None:
+        """Stop the driver: ``asyncrun`` cancels the driver's tasks and returns."""
+        self._stop = True
+        self.shutdownrequested.set()
+        for device in self.data.values():
+            device.shutdown()
+
+    def add_background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a coroutine in the background while the driver runs.
+
+        Raises:
+            TypeError: *coro* is not a coroutine object.
+        """
+        coro = _coroutine(coro)
+        if self._running:
+            self._start_task(coro)
+        else:
+            self._backgroundlist.append(coro)
+
+    async def send(self, event: Event) -> None:
+        """Send one protocol event (the vectors' send_* methods use this)."""
+        if self._stop or self._link is None:
+            return
+        if self.debug_enable and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("TX:: %s", encode(event).decode("utf-8", "replace").rstrip())
+        await self._link.send(event)
+
+    async def send_message(self, message: str = "", timestamp: datetime | None = None) -> None:
+        """Send a site-wide ``<message>`` (no device)."""
+        await self.send(Message(timestamp=_timestamp(timestamp), message=message or None))
+
+    async def send_getProperties(
+        self, devicename: str | None = None, vectorname: str | None = None
+    ) -> None:
+        """Ask for another device's definitions, and snoop on what it sends.
+
+        With no arguments, snoop on everything; with a device, on that device;
+        with both, on that one vector. A driver cannot snoop on its own devices.
+        """
+        if devicename is not None and devicename in self.data:
+            logger.error("cannot snoop on %r: it is a device of this driver", devicename)
+            return
+        if devicename is None:
+            self.snoopall = True
+        elif vectorname is None:
+            self.snoopdevices.add(devicename)
+        else:
+            self.snoopvectors.setdefault((devicename, vectorname), None)
+        await self.send(GetProperties(version="1.7", device=devicename, name=vectorname))
+
+    def snoop(self, devicename: str, vectorname: str, timeout: float = 30) -> None:
+        """Snoop on one vector, asking again whenever it is silent for *timeout* seconds.
+
+        The first request goes out at once when the driver is running (at start
+        otherwise). Asking again copes with servers that restart and forget.
+
+        Raises:
+            ValueError: *timeout* is under 5 seconds, or the device is this driver's.
+        """
+        if devicename in self.data:
+            raise ValueError(f"cannot snoop on {devicename!r}: it is a device of this driver")
+        if timeout < 5:
+            raise ValueError("snoop timeout must be at least 5 seconds")
+        # Due at once: "last heard from" is one timeout ago.
+        self.snoopvectors[(devicename, vectorname)] = [
+            float(timeout),
+            time.monotonic() - float(timeout),
+        ]
+        if self._snoop_changed is not None:
+            self._snoop_changed.set()
+
+    # -- running --
+
+    async def asyncrun(self) -> None:
+        """Run the driver on stdin/stdout until stdin closes or :meth:`shutdown`.
+
+        Do not call this for a driver given to an IPyServer: the server runs it.
+        """
+        if self._link is None:
+            from pi_indi._stdio import StdioLink
+
+            self._link = StdioLink(self)
+        await self._run()
+
+    def _start_task(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error(
+                "driver %s: background task %s failed",
+                type(self).__name__,
+                task.get_coro(),
+                exc_info=exc,
+            )
+
+    async def _run(self) -> None:
+        assert self._link is not None  # noqa: S101
+        logger.info("driver %s started", type(self).__name__)
+        self._stop = False
+        self._running = True
+        self._inbox = asyncio.Queue(256)
+        self._snoop_changed = asyncio.Event()
+        link_task = self._start_task(self._link.run(self))
+        self._start_task(self._dispatch())
+        self._start_task(self.hardware())
+        self._start_task(self._monitor_snoop())
+        for coro in self._backgroundlist:
+            self._start_task(coro)
+        self._backgroundlist.clear()
+        for device in self.data.values():
+            for coro in device._backgroundlist:
+                self._start_task(coro)
+            device._backgroundlist.clear()
+        stop_wait = asyncio.ensure_future(self.shutdownrequested.wait())
+        try:
+            await asyncio.wait({link_task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if link_task.done() and not stop_wait.done():
+                # The peer closed: nobody is left to talk to.
+                await self._drain_inbox()
+                self.shutdown()
+        finally:
+            stop_wait.cancel()
+            self.shutdown()
+            self._running = False
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._link.close()
+            self.stopped.set()
+            logger.info("driver %s stopped", type(self).__name__)
+
+    async def _drain_inbox(self) -> None:
+        # Let requests read before EOF be handled before stopping.
+        if self._inbox is None:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            async with asyncio.timeout(5):
+                await self._inbox.join()
+
+    async def _receive(self, event: Event) -> None:
+        """Queue one incoming event (links call this; it waits when the queue is full)."""
+        if self.debug_enable and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("RX:: %s", encode(event).decode("utf-8", "replace").rstrip())
+        assert self._inbox is not None  # noqa: S101
+        await self._inbox.put(event)
+
+    async def _dispatch(self) -> None:
+        assert self._inbox is not None  # noqa: S101
+        inbox = self._inbox
+        while True:
+            event = await inbox.get()
+            try:
+                await self._handle(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("driver %s failed handling %r", type(self).__name__, event)
+            finally:
+                inbox.task_done()
+
+    async def _handle(self, event: Event) -> None:
+        kind = type(event)
+        if kind in _NEW_FOR:
+            await self._handle_new(event)  # type: ignore[arg-type]
+        elif kind is GetProperties:
+            await self._handle_get_properties(event)  # type: ignore[arg-type]
+        elif kind is PingRequest:
+            await self.send(PingReply(uid=event.uid))  # type: ignore[union-attr]
+        elif kind is EnableBLOB or kind is PingReply:
+            return  # for servers; a driver has nothing to do with them
+        else:
+            await self._handle_snoop(event)
+
+    async def _handle_get_properties(self, event: GetProperties) -> None:
+        if event.device is None:
+            devices = list(self.data.values())
+        elif event.device in self.data:
+            devices = [self.data[event.device]]
+        else:
+            return
+        for device in devices:
+            if not device.enable:
+                continue
+            if event.name is None:
+                vectors = list(device.values())
+            elif event.name in device:
+                vectors = [device[event.name]]
+            else:
+                continue
+            for vector in vectors:
+                if not vector.enable:
+                    continue
+                if self.auto_send_def:
+                    await vector.send_defVector()
+                else:
+                    await self._call_rxevent(
+                        vector, events.getProperties(device.devicename, vector.name, vector, event)
+                    )
+
+    async def _handle_new(
+        self, event: NewSwitchVector | NewTextVector | NewNumberVector | NewBLOBVector
+    ) -> None:
+        device = self.data.get(event.device)
+        if device is None or not device.enable:
+            return
+        vector = device.get(event.name)
+        if vector is None:
+            await self.send(
+                Message(
+                    device=device.devicename,
+                    timestamp=_timestamp(None),
+                    message=f"[ERROR] {device.devicename} has no property {event.name!r}",
+                )
+            )
+            return
+        if not vector.enable:
+            return
+        try:
+            rx = self._check_request(vector, event)
+        except _Rejected as exc:
+            logger.warning(
+                "refused %s for %s.%s: %s", type(event).__name__, event.device, event.name, exc
+            )
+            await self._alert(vector, f"[ERROR] {vector.name}: {exc}")
+            return
+        await self._call_rxevent(vector, rx)
+
+    async def _call_rxevent(self, vector: PropertyVector[Any], rx: Any) -> None:
+        try:
+            await self.rxevent(rx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("driver %s: rxevent failed on %s", type(self).__name__, vector.name)
+            await self._alert(
+                vector, f"[ERROR] {vector.name}: the driver failed to handle the request"
+            )
+
+    async def _alert(self, vector: PropertyVector[Any], message: str) -> None:
+        vector.state = "Alert"
+        await vector.send_setVectorMembers(message=message, members=[])
+
+    @staticmethod
+    def _check_request(vector: PropertyVector[Any], event: Any) -> events.newVector:
+        expected = _NEW_FOR[type(event)]
+        if not isinstance(vector, expected):
+            raise _Rejected(
+                f"this is a {type(vector).__name__}: it takes {_NEW_TAG[type(vector)]},"
+                f" not {type(event).__name__[0].lower()}{type(event).__name__[1:]}"
+            )
+        if vector.perm == "ro":
+            raise _Rejected("this property is read-only")
+        if isinstance(event, NewBLOBVector):
+            names = [b.name for b in event.blobs]
+        else:
+            names = list(event.values)
+        unknown = [n for n in names if n not in vector.data]
+        if unknown:
+            raise _Rejected(f"no member {', '.join(map(repr, unknown))}")
+        if isinstance(event, NewBLOBVector):
+            return events.newBLOBVector(vector, event)
+        if isinstance(event, NewNumberVector):
+            for name, text in event.values.items():
+                value = parse_number(text)
+                member = vector.data[name]
+                if not member.in_range(value):
+                    raise _Rejected(f"{name}={text} is outside {member.min}..{member.max}")
+            return events.newNumberVector(vector, event, dict(event.values))
+        if isinstance(event, NewSwitchVector):
+            assert isinstance(vector, SwitchVector)  # noqa: S101
+            return events.newSwitchVector(vector, event, _apply_switch_rule(vector, event))
+        return events.newTextVector(vector, event, dict(event.values))
+
+    async def _handle_snoop(self, event: Event) -> None:
+        device = getattr(event, "device", None)
+        if device is not None and device in self.data:
+            if isinstance(event, _DEF_TYPES):
+                logger.error(
+                    "another driver defines %r, a device of this driver; ignoring it", device
+                )
+            return
+        name = getattr(event, "name", None)
+        key = (device, name)
+        if not (
+            self.snoopall
+            or (device is not None and device in self.snoopdevices)
+            or key in self.snoopvectors
+        ):
+            return
+        snooped = events.snoop_event(event)
+        if snooped is None:
+            return
+        timer = self.snoopvectors.get(key)  # type: ignore[arg-type]
+        if timer is not None:
+            timer[1] = time.monotonic()
+        try:
+            await self.snoopevent(snooped)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("driver %s: snoopevent failed", type(self).__name__)
+
+    async def _monitor_snoop(self) -> None:
+        # Sleeps until the next snoop() deadline; no periodic tick.
+        assert self._snoop_changed is not None  # noqa: S101
+        changed = self._snoop_changed
+        while True:
+            now = time.monotonic()
+            wait: float | None = None
+            for (device, name), timer in list(self.snoopvectors.items()):
+                if timer is None:
+                    continue
+                due = timer[1] + timer[0]
+                if due <= now:
+                    timer[1] = now
+                    await self.send(GetProperties(version="1.7", device=device, name=name))
+                    due = now + timer[0]
+                wait = due - now if wait is None else min(wait, due - now)
+            changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                async with asyncio.timeout(wait):
+                    await changed.wait()
+
+
+def _apply_switch_rule(vector: SwitchVector, event: NewSwitchVector) -> dict[str, str]:
+    """The switch values a request asks for, checked against the vector's rule.
+
+    For OneOfMany and AtMostOne, a member turned On implies every other member
+    Off (libindi's IUUpdateSwitch resets them the same way). The result must
+    then hold exactly one On (OneOfMany) or at most one (AtMostOne); otherwise
+    the request is refused and nothing changes.
+    """
+    requested = {name: value.value for name, value in event.values.items()}
+    rule = vector.rule
+    if rule == SwitchRule.ANY_OF_MANY:
+        return requested
+    turned_on = [name for name, value in requested.items() if value == "On"]
+    if len(turned_on) > 1:
+        raise _Rejected(f"{rule} allows one switch On, the request turns on {len(turned_on)}")
+    result = dict(requested)
+    if turned_on:
+        for name in vector.data:
+            result.setdefault(name, "Off")
+        on_count = 1
+    else:
+        current = {name: member.membervalue for name, member in vector.data.items()}
+        current.update(requested)
+        on_count = sum(1 for value in current.values() if value == "On")
+    if rule == SwitchRule.ONE_OF_MANY and on_count != 1:
+        raise _Rejected("OneOfMany needs exactly one switch On; to change it, turn another On")
+    return result
