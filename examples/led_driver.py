@@ -47,7 +47,7 @@ class LEDDriver(ipd.IPyDriver):
             await event.vector.send_setVector(state="Ok")
 
 
-def make_driver(devicename: str, pin: int) -> LEDDriver:
+def make_driver(devicename: str = "led", pin: int = 17) -> LEDDriver:
     """Build the driver: one device, one switch vector, one member."""
     ledobject = LED(pin)
     ledmember = ipd.SwitchMember(name="ledmember", label="LED Value", membervalue="Off")

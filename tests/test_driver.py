@@ -1,0 +1,422 @@
+"""The driver model: requests checked and answered, snooping, ordering, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+import pi_indi as ipd
+from pi_indi.protocol import (
+    DefNumberVector,
+    DefTextVector,
+    DelProperty,
+    GetProperties,
+    Message,
+    NewBLOBVector,
+    NewNumberVector,
+    NewSwitchVector,
+    NewTextVector,
+    OneBLOB,
+    PingReply,
+    PingRequest,
+    PropertyState,
+    SetBLOBVector,
+    SetNumberVector,
+    SetSwitchVector,
+    SetTextVector,
+    SwitchState,
+)
+
+
+class Recorder(ipd.IPyDriver):
+    def __init__(self, *devices: ipd.Device, **data: Any) -> None:
+        super().__init__(*devices, **data)
+        self.received: list[Any] = []
+        self.snooped: list[Any] = []
+
+    async def rxevent(self, event: Any) -> None:
+        self.received.append(event)
+        if isinstance(event, ipd.getProperties):
+            return
+        if isinstance(event, ipd.newBLOBVector):
+            await event.vector.send_setVectorMembers(state="Ok")
+            return
+        for name, value in event.items():
+            event.vector[name] = value
+        await event.vector.send_setVector(state="Ok")
+
+    async def snoopevent(self, event: Any) -> None:
+        self.snooped.append(event)
+
+
+def make_device(name: str = "Dev") -> ipd.Device:
+    return ipd.Device(
+        name,
+        [
+            ipd.SwitchVector(
+                "MODE",
+                "Mode",
+                "Main",
+                "rw",
+                "OneOfMany",
+                "Ok",
+                [
+                    ipd.SwitchMember("A", membervalue="On"),
+                    ipd.SwitchMember("B"),
+                    ipd.SwitchMember("C"),
+                ],
+            ),
+            ipd.SwitchVector(
+                "RELAY",
+                "Relay",
+                "Main",
+                "rw",
+                "AtMostOne",
+                "Ok",
+                [ipd.SwitchMember("ON"), ipd.SwitchMember("OFF", membervalue="On")],
+            ),
+            ipd.NumberVector(
+                "LEVEL",
+                "Level",
+                "Main",
+                "rw",
+                "Ok",
+                [ipd.NumberMember("PCT", format="%.1f", min=0, max=100, step=1, membervalue=5)],
+            ),
+            ipd.NumberVector(
+                "TEMP", "Temp", "Main", "ro", "Ok", [ipd.NumberMember("C", membervalue=20)]
+            ),
+            ipd.TextVector(
+                "NOTE", "Note", "Main", "rw", "Ok", [ipd.TextMember("TEXT", membervalue="x")]
+            ),
+            ipd.LightVector("LAMP", "Lamp", "Main", "Idle", [ipd.LightMember("L")]),
+            ipd.BLOBVector(
+                "DATA", "Data", "Main", "rw", "Idle", [ipd.BLOBMember("FILE", blobformat=".bin")]
+            ),
+        ],
+    )
+
+
+async def test_get_properties_is_answered_with_every_definition(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    await r.link.request(GetProperties())
+    names = [(await r.link.reply()).name for _ in range(7)]
+    assert names == ["MODE", "RELAY", "LEVEL", "TEMP", "NOTE", "LAMP", "DATA"]
+    assert await r.link.nothing_more()
+
+
+async def test_get_properties_without_version_is_answered_not_fatal(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    await r.link.request(GetProperties(version=None, device="Dev", name="LEVEL"))
+    reply = await r.link.reply()
+    assert isinstance(reply, DefNumberVector)
+    assert reply.members[0].format == "%.1f"
+    await r.link.request(GetProperties(device="Other"))
+    assert await r.link.nothing_more()
+
+
+async def test_default_number_format_is_one_clients_accept():
+    member = ipd.NumberMember("X")
+    assert member.format == "%g"
+    assert ipd.NumberMember("Y", format="").format == "%g"
+
+
+async def test_one_of_many_request_turning_one_on_implies_the_others_off(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    await r.link.request(NewSwitchVector(device="Dev", name="MODE", values={"B": SwitchState.ON}))
+    reply = await r.link.reply()
+    assert isinstance(reply, SetSwitchVector)
+    assert reply.values == {"A": SwitchState.OFF, "C": SwitchState.OFF, "B": SwitchState.ON}
+    assert dict(r.driver.received[0]) == {"A": "Off", "B": "On", "C": "Off"}
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "why"),
+    [
+        pytest.param("MODE", {"A": "Off"}, "exactly one", id="one-of-many-none-on"),
+        pytest.param("MODE", {"A": "On", "B": "On"}, "one switch On", id="one-of-many-two-on"),
+        pytest.param("RELAY", {"ON": "On", "OFF": "On"}, "one switch On", id="at-most-one-two-on"),
+    ],
+)
+async def test_switch_requests_breaking_the_rule_are_refused_with_alert(
+    run_driver, name, values, why
+):
+    r = await run_driver(Recorder(make_device()))
+    before = dict(r.driver["Dev"][name])
+    await r.link.request(NewSwitchVector(device="Dev", name=name, values=values))
+    reply = await r.link.reply()
+    assert isinstance(reply, SetSwitchVector)
+    assert reply.state is PropertyState.ALERT
+    assert why in (reply.message or "")
+    assert r.driver.received == []
+    assert dict(r.driver["Dev"][name]) == before
+
+
+async def test_at_most_one_allows_all_off(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    await r.link.request(
+        NewSwitchVector(device="Dev", name="RELAY", values={"OFF": SwitchState.OFF})
+    )
+    reply = await r.link.reply()
+    assert reply.state is PropertyState.OK
+    assert dict(r.driver["Dev"]["RELAY"]) == {"ON": "Off", "OFF": "Off"}
+
+
+@pytest.mark.parametrize(
+    ("request_", "why"),
+    [
+        pytest.param(
+            NewNumberVector(device="Dev", name="MODE", values={"A": "1"}),
+            "it takes newSwitchVector, not newNumberVector",
+            id="wrong-type",
+        ),
+        pytest.param(
+            NewNumberVector(device="Dev", name="LEVEL", values={"NOPE": "1"}),
+            "no member 'NOPE'",
+            id="unknown-member",
+        ),
+        pytest.param(
+            NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "101"}),
+            "outside 0..100",
+            id="out-of-range",
+        ),
+        pytest.param(
+            NewNumberVector(device="Dev", name="TEMP", values={"C": "1"}),
+            "read-only",
+            id="read-only",
+        ),
+        pytest.param(
+            NewTextVector(device="Dev", name="LAMP", values={"L": "Ok"}),
+            "lights are read-only",
+            id="light",
+        ),
+    ],
+)
+async def test_bad_requests_are_answered_with_alert_and_reason(run_driver, request_, why):
+    r = await run_driver(Recorder(make_device()))
+    await r.link.request(request_)
+    reply = await r.link.reply()
+    assert reply.state is PropertyState.ALERT
+    assert reply.name == request_.name
+    assert why in (reply.message or "")
+    assert r.driver.received == []
+
+
+async def test_request_for_unknown_vector_gets_a_message(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    await r.link.request(NewSwitchVector(device="Dev", name="NOPE", values={"X": SwitchState.ON}))
+    reply = await r.link.reply()
+    assert isinstance(reply, Message)
+    assert "NOPE" in (reply.message or "")
+
+
+async def test_sexagesimal_number_request_reaches_rxevent_as_sent(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    await r.link.request(NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "12:30:00"}))
+    reply = await r.link.reply()
+    assert isinstance(reply, SetNumberVector)
+    assert reply.values == {"PCT": "12.5"}
+    event = r.driver.received[0]
+    assert event["PCT"] == "12:30:00"
+    assert event.getfloatvalue("PCT") == 12.5
+    assert event.getformattedvalue("PCT") == "12.5"
+
+
+async def test_rxevent_failure_is_logged_and_answered_driver_keeps_running(run_driver, caplog):
+    class Broken(Recorder):
+        async def rxevent(self, event: Any) -> None:
+            if event.vectorname == "NOTE":
+                raise RuntimeError("boom")
+            await super().rxevent(event)
+
+    r = await run_driver(Broken(make_device()))
+    await r.link.request(NewTextVector(device="Dev", name="NOTE", values={"TEXT": "y"}))
+    reply = await r.link.reply()
+    assert reply.state is PropertyState.ALERT
+    assert "boom" in caplog.text
+    await r.link.request(NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "7"}))
+    assert (await r.link.reply()).state is PropertyState.OK
+
+
+async def test_rxevent_calls_run_one_at_a_time_in_arrival_order(run_driver):
+    log: list[str] = []
+
+    class Slow(ipd.IPyDriver):
+        async def rxevent(self, event: Any) -> None:
+            log.append(f"start {event['TEXT']}")
+            await asyncio.sleep(0.02 if event["TEXT"] == "1" else 0)
+            log.append(f"end {event['TEXT']}")
+
+    r = await run_driver(Slow(make_device()))
+    for n in "123":
+        await r.link.request(NewTextVector(device="Dev", name="NOTE", values={"TEXT": n}))
+    async with asyncio.timeout(2):
+        while len(log) < 6:
+            await asyncio.sleep(0.01)
+    assert log == ["start 1", "end 1", "start 2", "end 2", "start 3", "end 3"]
+
+
+async def test_message_is_sent_once_and_can_be_cleared(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    vector = r.driver["Dev"]["NOTE"]
+    await vector.send_setVector(message="first")
+    assert (await r.link.reply()).message == "first"
+    await vector.send_setVector()
+    assert (await r.link.reply()).message is None
+    vector.message = "pending"
+    vector.message = ""
+    await vector.send_defVector()
+    assert (await r.link.reply()).message is None
+
+
+async def test_blob_size_is_measured_for_each_blob(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    vector = r.driver["Dev"]["DATA"]
+    vector["FILE"] = b"x" * 64
+    await vector.send_setVectorMembers(members=["FILE"])
+    first = await r.link.reply()
+    vector["FILE"] = b"y" * 10
+    await vector.send_setVectorMembers(members=["FILE"])
+    second = await r.link.reply()
+    assert isinstance(first, SetBLOBVector)
+    assert isinstance(second, SetBLOBVector)
+    assert (first.blobs[0].size, second.blobs[0].size) == (64, 10)
+    assert second.blobs[0].data == b"y" * 10
+
+
+async def test_zlib_blob_size_is_the_inflated_length(run_driver):
+    device = ipd.Device(
+        "Z",
+        [ipd.BLOBVector("IMG", "Img", "", "ro", "Ok", [ipd.BLOBMember("I", blobformat=".fits.z")])],
+    )
+    r = await run_driver(Recorder(device))
+    vector = r.driver["Z"]["IMG"]
+    vector["I"] = zlib.compress(b"\0" * 5000)
+    await vector.send_setVector()
+    sent = await r.link.reply()
+    assert sent.blobs[0].size == 5000
+
+
+async def test_blob_request_reaches_rxevent_with_size_and_format(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    await r.link.request(
+        NewBLOBVector(
+            device="Dev",
+            name="DATA",
+            blobs=(OneBLOB(name="FILE", size=3, format=".bin", data=b"abc"),),
+        )
+    )
+    await r.link.reply()
+    event = r.driver.received[0]
+    assert isinstance(event, ipd.newBLOBVector)
+    assert event["FILE"] == b"abc"
+    assert event.sizeformat == {"FILE": (3, ".bin")}
+
+
+async def test_snooped_message_and_updates_reach_snoopevent(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    await r.driver.send_getProperties("Other")
+    assert (await r.link.reply()) == GetProperties(device="Other")
+    ts = datetime(2026, 1, 2, 3, 4, 5)
+    await r.link.request(Message(device="Other", timestamp=ts, message="hello"))
+    await r.link.request(SetTextVector(device="Other", name="T", values={"t": "v"}))
+    await r.link.request(SetTextVector(device="Unwatched", name="T", values={"t": "v"}))
+    await r.link.request(DelProperty(device="Other", name="T"))
+    async with asyncio.timeout(2):
+        while len(r.driver.snooped) < 3:
+            await asyncio.sleep(0.01)
+    message, update, deletion = r.driver.snooped
+    assert isinstance(message, ipd.Message)
+    assert message.message == "hello"
+    assert message.timestamp is not None
+    assert message.timestamp.isoformat() == "2026-01-02T03:04:05+00:00"
+    assert isinstance(update, ipd.setTextVector)
+    assert dict(update) == {"t": "v"}
+    assert isinstance(deletion, ipd.delProperty)
+    assert deletion.vectorname == "T"
+    assert await r.link.nothing_more()
+
+
+async def test_auto_send_def_off_gives_rxevent_one_get_properties_per_vector(run_driver):
+    driver = Recorder(make_device())
+    driver.auto_send_def = False
+    r = await run_driver(driver)
+    await r.link.request(GetProperties(device="Dev"))
+    async with asyncio.timeout(2):
+        while len(driver.received) < 7:
+            await asyncio.sleep(0.01)
+    assert all(isinstance(e, ipd.getProperties) for e in driver.received)
+    assert [e.vectorname for e in driver.received][:2] == ["MODE", "RELAY"]
+
+
+async def test_ping_request_is_answered(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    await r.link.request(PingRequest(uid="7"))
+    assert await r.link.reply() == PingReply(uid="7")
+
+
+async def test_deleted_vector_ignores_requests_until_redefined(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    vector = r.driver["Dev"]["NOTE"]
+    await vector.send_delProperty()
+    assert isinstance(await r.link.reply(), DelProperty)
+    await r.link.request(NewTextVector(device="Dev", name="NOTE", values={"TEXT": "z"}))
+    assert await r.link.nothing_more()
+    vector.enable = True
+    await vector.send_defVector()
+    assert isinstance(await r.link.reply(), DefTextVector)
+
+
+async def test_shutdown_cancels_hardware_that_never_checks_stop(run_driver):
+    class Stubborn(ipd.IPyDriver):
+        async def hardware(self) -> None:
+            while True:
+                await asyncio.sleep(3600)
+
+    r = await run_driver(Stubborn(make_device()))
+    r.driver.shutdown()
+    async with asyncio.timeout(2):
+        await r.task
+    assert r.driver.stopped.is_set()
+
+
+async def test_background_coroutines_run_and_add_background_rejects_non_coroutines(run_driver):
+    ran = asyncio.Event()
+
+    async def job() -> None:
+        ran.set()
+
+    driver = Recorder(make_device())
+    driver.add_background(job())
+    with pytest.raises(TypeError):
+        driver.add_background(job)  # type: ignore[arg-type]
+    await run_driver(driver)
+    async with asyncio.timeout(2):
+        await ran.wait()
+
+
+def test_model_rejects_bad_values_at_the_assignment():
+    device = make_device()
+    with pytest.raises(ValueError, match="switch value"):
+        device["MODE"]["A"] = "maybe"
+    with pytest.raises(ValueError, match="not an INDI number"):
+        device["LEVEL"]["PCT"] = "ten"
+    with pytest.raises(KeyError):
+        device["LEVEL"]["NOPE"] = 1
+    with pytest.raises(ValueError, match="duplicated"):
+        ipd.IPyDriver(make_device(), make_device())
+    with pytest.raises(TypeError):
+        ipd.IPyDriver(make_device())["X"] = device
+
+
+def test_getfloat_accepts_every_indi_number_and_raises_type_error_otherwise():
+    assert ipd.getfloat("12:30") == 12.5
+    assert ipd.getfloat(3) == 3.0
+    with pytest.raises(TypeError):
+        ipd.getfloat("twelve")
+    with pytest.raises(ValueError, match="not an INDI number"):
+        ipd.getfloat("-12:-30")
