@@ -236,8 +236,12 @@ def encode(event: Event) -> bytes:
         encoder = _ENCODERS[type(event)]
     except KeyError:
         raise LocalProtocolError(f"not an INDI event: {event!r}") from None
-    out = encoder(event)
-    return out if isinstance(out, bytes) else out.encode()
+    try:
+        out = encoder(event)
+        return out if isinstance(out, bytes) else out.encode()
+    except UnicodeEncodeError as exc:
+        # Only a lone surrogate gets here; the decoder never produces one.
+        raise LocalProtocolError(f"text that cannot be sent as UTF-8: {exc}") from None
 
 
 # -- Decoding ------------------------------------------------------------------------
@@ -275,7 +279,11 @@ def _lookup(table: dict[str, Any], elem: Element, attr: str, *, required: bool =
 
 
 def _text(elem: Element) -> str:
-    return unescape(elem.text).strip() if elem.text else ""
+    # Entities first, then strip: "&#32;x" is " x" in XML, and "x" in INDI.
+    text = elem.text
+    if "&" in text:
+        return unescape(text).strip()
+    return text.strip()
 
 
 def _timestamp(elem: Element) -> datetime | None:
@@ -464,30 +472,26 @@ def _dec_def_blob(elem: Element, _: TakeAttachment) -> Event:
     )
 
 
-def _trusted(cls: type[Any], **fields: Any) -> Any:
-    # Build an event from values the decoder has already checked, skipping the
-    # constructor's checks: decoding is the hot path of every relay.
-    obj = object.__new__(cls)
-    for key, value in fields.items():
-        object.__setattr__(obj, key, value)
-    return obj
+_setattr = object.__setattr__
 
 
 def _dec_set_number(elem: Element, _: TakeAttachment) -> Event:
+    # The hot path of every relay and snooper, so written out by hand: the
+    # checks are the constructor's, done once here instead of twice.
     attrs = elem.attrs
-    try:
-        device = attrs["device"]
-        name = attrs["name"]
-    except KeyError:
-        raise _Invalid(f"<{elem.tag}> needs device and name attributes") from None
-    if not device or not name:
-        raise _Invalid(f"<{elem.tag}> has an empty device or name")
-    values = {}
+    device = attrs.get("device")
+    name = attrs.get("name")
+    if not device or not name or device != device.strip() or name != name.strip():
+        raise _Invalid(f"<{elem.tag}> needs non-empty device and name attributes")
+    values: dict[str, str] = {}
     for child in elem.children:
         if child.tag != "oneNumber":
             raise _Invalid(f"<setNumberVector> may hold only <oneNumber>, not <{child.tag}>")
-        member = _req(child, "name")
-        text = _text(child)
+        member = child.attrs.get("name")
+        if not member or member != member.strip():
+            raise _Invalid("<oneNumber> needs a non-empty name attribute")
+        text = child.text
+        text = unescape(text).strip() if "&" in text else text.strip()
         try:
             fast_ok = math.isfinite(float(text)) and "_" not in text
         except ValueError:
@@ -498,18 +502,21 @@ def _dec_set_number(elem: Element, _: TakeAttachment) -> Event:
             raise _Invalid(f"member {member!r} appears twice")
         values[member] = text
     state = attrs.get("state")
+    if state is not None:
+        state = _lookup(_STATES, elem, "state")
     timeout = attrs.get("timeout")
+    if timeout is not None:
+        timeout = _timeout(elem)
     timestamp = attrs.get("timestamp")
-    return _trusted(  # type: ignore[no-any-return]
-        SetNumberVector,
-        device=device,
-        name=name,
-        state=None if state is None else _lookup(_STATES, elem, "state"),
-        timeout=None if timeout is None else _timeout(elem),
-        timestamp=parse_timestamp(timestamp) if timestamp else None,
-        message=attrs.get("message"),
-        values=values,
-    )
+    event = object.__new__(SetNumberVector)
+    _setattr(event, "device", device)
+    _setattr(event, "name", name)
+    _setattr(event, "state", state)
+    _setattr(event, "timeout", timeout)
+    _setattr(event, "timestamp", parse_timestamp(timestamp) if timestamp else None)
+    _setattr(event, "message", attrs.get("message"))
+    _setattr(event, "values", values)
+    return event
 
 
 def _set_common(elem: Element) -> dict[str, Any]:

@@ -78,12 +78,12 @@ def format_number(value: float, fmt: str) -> str:
     if m is None:
         raise ValueError(f"not an INDI number format: {fmt!r}")
     conv = m.group(4)
+    if not math.isfinite(value):
+        return repr(value)
     if conv == "m":
         width = int(m.group(2) or 0)
         frac = int(m.group(3) or 0)
         return fmt[: m.start()] + _format_sexagesimal(value, width, frac) + fmt[m.end() :]
-    if not math.isfinite(value):
-        return repr(value)
     try:
         if conv in "diouxX":
             return fmt % int(value)
@@ -114,6 +114,8 @@ def parse_number(text: str | float) -> float:
     if isinstance(text, (int, float)):
         value = float(text)
     else:
+        if not text.isascii():  # float() reads Arabic-Indic digits; C clients do not
+            raise ValueError(f"not an INDI number: {text!r}")
         try:
             value = float(text)
         except ValueError:
@@ -196,10 +198,10 @@ def parse_timestamp(text: str) -> datetime | None:
     """
     try:
         ts = datetime.fromisoformat(text.strip())
-    except ValueError:
+        if ts.tzinfo is not None:
+            ts = ts.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # unreadable, or out of range once in UTC
         return None
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
     return ts
 
 
@@ -216,7 +218,7 @@ def decode_base64(text: bytes | str) -> bytes:
     """
     try:
         return binascii.a2b_base64(text)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
         raise ValueError(f"bad base64 BLOB data: {exc}") from exc
 
 

@@ -13,15 +13,21 @@ garbage on stdin just as well. And expat would hand us DOCTYPE internal
 subsets and entity declarations, which INDI never uses; here any ``<!`` other
 than a comment is refused outright, so no entity can expand.
 
-Limits: the bytes held for one incomplete element are capped (``max_element``,
+Bytes are decoded to text once per chunk (UTF-8; invalid sequences become
+U+FFFD, since INDI text is for people and one bad byte must not cost a
+message), and everything after that works on text.
+
+Limits: what is held for one incomplete element is capped (``max_element``,
 and ``max_blob_element`` for BLOB vectors, whose base64 bodies are legitimately
-large), and so is a single tag (``max_tag``). Expat before 2.6.0 was quadratic
-on huge tokens; our scanner remembers how far it has looked, so feeding a large
-element in small chunks stays linear.
+large), and so is a single tag (``max_tag``); sizes are counted in characters,
+which for INDI's ASCII markup and base64 is bytes. Expat before 2.6.0 was
+quadratic on huge tokens; this scanner moves member text out of its buffer as
+it goes, so feeding a large element in small chunks stays linear.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from pi_indi.errors import RemoteProtocolError
@@ -31,43 +37,44 @@ __all__ = ["Element", "ElementStream"]
 # lilxml accepts [A-Za-z_][A-Za-z0-9_]* for names; we also allow the XML name
 # characters - . : so that a foreign but well-formed element is reported as
 # unknown rather than as a syntax error.
-_NAME = rb"[A-Za-z_][A-Za-z0-9_.:-]*"
-_ATTR = rb"\s+(" + _NAME + rb")\s*=\s*(?:\"([^\"<]*)\"|'([^'<]*)')"
-_START_TAG = re.compile(
-    rb"<(" + _NAME + rb")((?:\s+" + _NAME + rb"\s*=\s*(?:\"[^\"<]*\"|'[^'<]*'))*)\s*(/?)>"
-)
-_ATTRS = re.compile(_ATTR)
-_END_TAG = re.compile(rb"</(" + _NAME + rb")\s*>")
+_NAME = r"[A-Za-z_][A-Za-z0-9_.:-]*"
+_ATTR_NC = r"\s+" + _NAME + r"""\s*=\s*(?:"[^"<]*"|'[^'<]*')"""
+_ATTRS = re.compile(r"\s+(" + _NAME + r""")\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""", re.ASCII)
+# Double-quoted attributes with no entities: the shape every INDI
+# implementation writes, read with one regex call and dict() in C.
+_PLAIN_ATTRS = re.compile(r"(" + _NAME + r')\s*=\s*"([^"]*)"', re.ASCII)
+_START_TAG = re.compile(r"<(" + _NAME + r")((?:" + _ATTR_NC + r")*)\s*(/?)>", re.ASCII)
+_END_TAG = re.compile(r"</(" + _NAME + r")\s*>", re.ASCII)
 # A valid *prefix* of a start or end tag that reaches the end of the buffer:
 # the tag may still complete when more bytes arrive.
 _PARTIAL_TAG = re.compile(
-    rb"</?(?:"
+    r"</?(?:"
     + _NAME
-    + rb"(?:\s+"
+    + r"(?:"
+    + _ATTR_NC
+    + r")*"
+    + r"(?:\s+(?:"
     + _NAME
-    + rb"\s*=\s*(?:\"[^\"<]*\"|'[^'<]*'))*"
-    + rb"(?:\s+(?:"
-    + _NAME
-    + rb"(?:\s*(?:=\s*(?:\"[^\"<]*|'[^'<]*)?)?)?)?)?\s*/?)?\Z"
+    + r"""(?:\s*(?:=\s*(?:"[^"<]*|'[^'<]*)?)?)?)?)?\s*/?)?\Z""",
+    re.ASCII,
 )
-_WHITESPACE = b" \t\r\n"
 
 # The whole of a small, plain element in one match: a start tag, members with
 # plain text (no markup, no comments) and the end tag. Almost every INDI
 # message has this shape, and matching it in one go keeps the per-message
 # Python work small. Anything else, including an element not yet complete,
-# falls through to the token-by-token scanner below. Member text is bounded so
-# a failed attempt on a large BLOB costs a bounded scan, not the whole body.
-_ATTR_NC = rb"\s+" + _NAME + rb"\s*=\s*(?:\"[^\"<]*\"|'[^'<]*')"
+# falls through to the token-by-token scanner. Member text is bounded so a
+# failed attempt on a large BLOB costs a bounded scan, not the whole body.
 _FAST_ELEMENT = re.compile(
-    rb"<(?P<tag>[A-Za-z_][A-Za-z0-9_]*)(?P<attrs>(?:"
+    r"<([A-Za-z_][A-Za-z0-9_]*)((?:"
     + _ATTR_NC
-    + rb")*)\s*(?:/>|>(?P<body>(?:\s*<(?P<mt>[A-Za-z_][A-Za-z0-9_]*)(?:"
+    + r")*)\s*(?:/>|>((?:\s*<([A-Za-z_][A-Za-z0-9_]*)(?:"
     + _ATTR_NC
-    + rb")*\s*(?:/>|>[^<]{0,8192}</(?P=mt)\s*>))*)\s*</(?P=tag)\s*>)"
+    + r")*\s*(?:/>|>[^<]{0,8192}</\4\s*>))*)\s*</\1\s*>)",
+    re.ASCII,
 )
 _FAST_MEMBER = re.compile(
-    rb"<([A-Za-z_][A-Za-z0-9_]*)((?:" + _ATTR_NC + rb")*)\s*(?:/>|>([^<]*)</\1\s*>)"
+    r"<([A-Za-z_][A-Za-z0-9_]*)((?:" + _ATTR_NC + r")*)\s*(?:/>|>([^<]*)</\1\s*>)", re.ASCII
 )
 
 # The tags that may start a top-level INDI element. Resynchronisation after an
@@ -96,9 +103,7 @@ TOP_LEVEL_TAGS = frozenset(
         "newBLOBVector",
     }
 )
-_TOP_LEVEL_START = re.compile(
-    rb"<(?:" + b"|".join(t.encode() for t in sorted(TOP_LEVEL_TAGS)) + rb")[\s/>]"
-)
+_TOP_LEVEL_START = re.compile(r"<(?:" + "|".join(sorted(TOP_LEVEL_TAGS)) + r")[\s/>]")
 
 _ENTITY = re.compile(r"&(#[xX][0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
@@ -114,13 +119,12 @@ def _entity(m: re.Match[str]) -> str:
     return m.group(0)
 
 
-def unescape(raw: bytes) -> str:
-    """Decode UTF-8 text and resolve the five XML entities and character references.
+def unescape(text: str) -> str:
+    """Resolve the five XML entities and character references in *text*.
 
     Unknown ``&name;`` sequences and stray ``&`` are kept as written, as lilxml
-    does. Invalid UTF-8 is replaced rather than refused: INDI text is for people.
+    does.
     """
-    text = raw.decode("utf-8", "replace")
     if "&" in text:
         return _ENTITY.sub(_entity, text)
     return text
@@ -129,46 +133,37 @@ def unescape(raw: bytes) -> str:
 class Element:
     """One parsed element: a tag, its attributes, its children and its text.
 
-    ``text`` is kept as raw bytes (entities unresolved, not stripped) so that a
-    BLOB body goes straight to the base64 decoder without a detour via str.
+    ``text`` is the raw text (entities unresolved, not stripped) so that a BLOB
+    body goes straight to the base64 decoder.
     """
 
     __slots__ = ("attrs", "children", "tag", "text")
 
-    def __init__(self, tag: str, attrs: dict[str, str]) -> None:
+    def __init__(
+        self,
+        tag: str,
+        attrs: dict[str, str],
+        children: list[Element] | None = None,
+        text: str = "",
+    ) -> None:
         self.tag = tag
         self.attrs = attrs
-        self.children: list[Element] = []
-        self.text = b""
+        self.children: list[Element] = [] if children is None else children
+        self.text = text
 
     def __repr__(self) -> str:
         return f"Element({self.tag!r}, {self.attrs!r}, children={len(self.children)})"
 
 
-# Double-quoted attributes with no entities, matched on text: the shape every
-# INDI implementation writes, and one regex call plus dict() in C to read.
-_PLAIN_ATTRS = re.compile(r'([A-Za-z_][A-Za-z0-9_.:-]*)\s*=\s*"([^"]*)"')
-
-
-def _parse_attrs(raw: bytes, tag: str) -> dict[str, str]:
-    if b"'" not in raw and b"&" not in raw:
-        try:
-            pairs = _PLAIN_ATTRS.findall(raw.decode())
-        except UnicodeDecodeError:
-            pass
-        else:
-            attrs = dict(pairs)
-            if len(attrs) != len(pairs):
-                raise RemoteProtocolError(f"duplicate attribute in <{tag}>")
-            return attrs
+def _parse_attrs(raw: str, tag: str) -> dict[str, str]:
+    if "'" not in raw and "&" not in raw:
+        pairs = _PLAIN_ATTRS.findall(raw)
+        attrs = dict(pairs)
+        if len(attrs) != len(pairs):
+            raise RemoteProtocolError(f"duplicate attribute in <{tag}>")
+        return attrs
     found = _ATTRS.findall(raw)
-    attrs = {}
-    for name, dq, sq in found:
-        value = dq or sq
-        try:
-            attrs[name.decode()] = value.decode() if b"&" not in value else unescape(value)
-        except UnicodeDecodeError:
-            attrs[name.decode()] = unescape(value)
+    attrs = {name: unescape(dq or sq) for name, dq, sq in found}
     if len(attrs) != len(found):
         raise RemoteProtocolError(f"duplicate attribute in <{tag}>")
     return attrs
@@ -193,15 +188,19 @@ class ElementStream:
         self.max_element = max_element
         self.max_blob_element = max_blob_element
         self.max_tag = max_tag
-        self._buf = bytearray()
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._buf = ""
         self._pos = 0
-        # Where in _buf the current top-level element started; bytes of it that
-        # were already dropped from _buf are counted in _dropped.
+        # Where in _buf the current top-level element started; the part of it
+        # already dropped from _buf is counted in _dropped.
         self._elem_start = 0
         self._dropped = 0
         self._top: Element | None = None
         self._child: Element | None = None
-        self._text_parts: list[bytes] = []
+        self._text_parts: list[str] = []
+        # Text directly inside the top-level element: enableBLOB's value, or
+        # the layout between a vector's members.
+        self._top_text: list[str] = []
         # After an error: skip to the next top-level INDI start tag, silently.
         self._resync = False
         self.closed = False
@@ -217,22 +216,26 @@ class ElementStream:
         self._top = None
         self._child = None
         self._text_parts = []
+        self._top_text = []
         self._dropped = 0
-        del self._buf[:]
+        self._buf = ""
         self._pos = 0
         return partial
 
     @property
     def buffered(self) -> int:
-        """Bytes held for the element being assembled and any unread input."""
-        return len(self._buf) + self._dropped
+        """Characters held for the element being assembled and any unread input."""
+        return len(self._buf) - self._pos + self._dropped
 
     def feed(self, data: bytes) -> None:
         """Add bytes from the peer; ``b""`` means the peer closed."""
         if not data:
             self.closed = True
+            self._buf += self._decoder.decode(b"", final=True)
             return
-        self._buf += data
+        text = self._decoder.decode(data)
+        self._compact()
+        self._buf = self._buf + text if self._buf else text
 
     def _error(self, msg: str, *, skip_to: int) -> RemoteProtocolError:
         # Drop the element in progress and resume at the next top-level tag.
@@ -246,6 +249,7 @@ class ElementStream:
         self._top = None
         self._child = None
         self._text_parts = []
+        self._top_text = []
         self._dropped = 0
         self._pos = skip_to
         self._compact()
@@ -253,45 +257,52 @@ class ElementStream:
         return exc
 
     def _compact(self) -> None:
-        # Forget consumed bytes. bytearray deletes from the front in O(1)
-        # amortised, so doing this often is cheap.
         pos = self._pos
         if pos:
             if self._top is not None:
                 self._dropped += pos - self._elem_start
                 self._elem_start = 0
-            del self._buf[:pos]
+            self._buf = self._buf[pos:]
             self._pos = 0
+
+    def _limit(self, tag: str) -> int:
+        return self.max_blob_element if tag.endswith("BLOBVector") else self.max_element
 
     def _check_size(self) -> None:
         top = self._top
         if top is None:
             return
         size = self._dropped + len(self._buf) - self._elem_start
-        limit = self.max_blob_element if top.tag.endswith("BLOBVector") else self.max_element
+        limit = self._limit(top.tag)
         if size > limit:
             raise self._error(
                 f"<{top.tag}> is larger than the {limit}-byte limit", skip_to=len(self._buf)
             )
 
-    def _fast(self, m: re.Match[bytes]) -> Element:
+    def _fast(self, m: re.Match[str]) -> Element:
         start, end = m.span()
         self._pos = end
-        tag = m.group(1).decode("ascii")
-        raw_attrs = m.group(2)
-        if end - start > self.max_tag:
-            limit = self.max_blob_element if tag.endswith("BLOBVector") else self.max_element
-            if end - start > limit or len(raw_attrs) > self.max_tag:
-                raise self._error(f"<{tag}> is larger than the limit", skip_to=end)
-        elem = Element(tag, _parse_attrs(raw_attrs, tag) if raw_attrs else {})
-        body = m.group(3)
-        if body:
-            children = elem.children
-            for mtag, mattrs, text in _FAST_MEMBER.findall(body):
-                child = Element(mtag.decode("ascii"), _parse_attrs(mattrs, tag) if mattrs else {})
-                child.text = text
-                children.append(child)
-        return elem
+        tag, raw_attrs, body = m.group(1, 2, 3)
+        if end - start > self._limit(tag):
+            raise self._error(
+                f"<{tag}> is larger than the {self._limit(tag)}-byte limit", skip_to=end
+            )
+        if len(raw_attrs) > self.max_tag:
+            raise self._error(f"a tag longer than {self.max_tag} bytes", skip_to=end)
+        try:
+            attrs = _parse_attrs(raw_attrs, tag) if raw_attrs else {}
+            if not body:
+                return Element(tag, attrs)
+            return Element(
+                tag,
+                attrs,
+                [
+                    Element(mtag, _parse_attrs(mattrs, tag) if mattrs else {}, None, text)
+                    for mtag, mattrs, text in _FAST_MEMBER.findall(body)
+                ],
+            )
+        except RemoteProtocolError as exc:
+            raise self._error(str(exc), skip_to=end) from None
 
     def next_element(self) -> Element | None:
         """Return the next complete top-level element, or None if more bytes are needed.
@@ -299,8 +310,8 @@ class ElementStream:
         Raises:
             RemoteProtocolError: the input was malformed. Call again to go on.
         """
-        buf = self._buf
         while True:
+            buf = self._buf
             pos = self._pos
             if self._resync:
                 m = _TOP_LEVEL_START.search(buf, pos)
@@ -311,14 +322,15 @@ class ElementStream:
                     return None
                 self._resync = False
                 self._pos = pos = m.start()
-            lt = buf.find(b"<", pos)
+            lt = buf.find("<", pos)
             end = len(buf) if lt == -1 else lt
             if end > pos:
                 if self._child is not None:
-                    self._text_parts.append(bytes(buf[pos:end]))
-                elif self._top is None and buf[pos:end].strip(_WHITESPACE):
+                    self._text_parts.append(buf[pos:end])
+                elif self._top is not None:
+                    self._top_text.append(buf[pos:end])
+                elif not buf[pos:end].isspace():
                     raise self._error("text outside any element", skip_to=end)
-                # Text directly inside a vector (between members) is layout.
                 self._pos = pos = end
             if lt == -1:
                 self._compact()
@@ -333,10 +345,14 @@ class ElementStream:
             if m is not None:
                 if m.end() - pos > self.max_tag:
                     raise self._error(f"a tag longer than {self.max_tag} bytes", skip_to=m.end())
-                tag = m.group(1).decode("ascii")
-                attrs = _parse_attrs(m.group(2), tag) if m.group(2) else {}
-                elem = Element(tag, attrs)
+                tag = m.group(1)
+                raw_attrs = m.group(2)
                 self._pos = m.end()
+                try:
+                    attrs = _parse_attrs(raw_attrs, tag) if raw_attrs else {}
+                except RemoteProtocolError as exc:
+                    raise self._error(str(exc), skip_to=self._pos) from None
+                elem = Element(tag, attrs)
                 closed = bool(m.group(3))
                 if self._top is None:
                     if closed:
@@ -356,14 +372,14 @@ class ElementStream:
                 continue
             m = _END_TAG.match(buf, pos)
             if m is not None:
-                tag = m.group(1).decode("ascii")
+                tag = m.group(1)
                 self._pos = m.end()
                 if self._child is not None:
                     if tag != self._child.tag:
                         raise self._error(
                             f"</{tag}> does not close <{self._child.tag}>", skip_to=self._pos
                         )
-                    self._child.text = b"".join(self._text_parts)
+                    self._child.text = "".join(self._text_parts)
                     self._text_parts = []
                     self._child = None
                     continue
@@ -373,9 +389,11 @@ class ElementStream:
                 if tag != top.tag:
                     raise self._error(f"</{tag}> does not close <{top.tag}>", skip_to=self._pos)
                 size = self._dropped + self._pos - self._elem_start
+                top.text = "".join(self._top_text)
+                self._top_text = []
                 self._top = None
                 self._dropped = 0
-                limit = self.max_blob_element if tag.endswith("BLOBVector") else self.max_element
+                limit = self._limit(tag)
                 if size > limit:
                     raise RemoteProtocolError(
                         f"<{tag}> is larger than the {limit}-byte limit",
@@ -384,19 +402,19 @@ class ElementStream:
                         name=top.attrs.get("name"),
                     )
                 return top
-            if buf.startswith(b"<!--", pos):
-                close = buf.find(b"-->", pos + 4)
+            if buf.startswith("<!--", pos):
+                close = buf.find("-->", pos + 4)
                 if close != -1:
                     self._pos = close + 3
                     continue
-            elif buf.startswith(b"<?", pos):
+            elif buf.startswith("<?", pos):
                 # The XML declaration some drivers print, or any other PI.
-                close = buf.find(b"?>", pos + 2)
+                close = buf.find("?>", pos + 2)
                 if close != -1:
                     self._pos = close + 2
                     continue
-            elif buf.startswith(b"<!", pos):
-                if not b"<!--".startswith(buf[pos : pos + 4]):
+            elif buf.startswith("<!", pos):
+                if not "<!--".startswith(buf[pos : pos + 4]):
                     # DOCTYPE, ENTITY, CDATA: INDI has no use for any of them,
                     # and refusing them here is what keeps entity expansion out.
                     raise self._error(
