@@ -9,11 +9,15 @@ for each library and their ratio, for setNumberVector:
   ElementTree element its ``send_setVector`` builds, and ``ET.tostring``);
 * decode: a stream of setNumberVector bytes, fed in 64 KiB reads, turned into
   events (pi_indi: ``Connection``; indipydriver: the XMLPullParser loop of its
-  reader and its ``setNumberVector`` event class).
+  reader and its ``setNumberVector`` event class);
+* driver send: what a driver author writes, ``vector["value"] = i`` and
+  ``await vector.send_setVector()``, through each library's own driver
+  classes down to the bytes it would write (the transport is a list).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -21,10 +25,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import indipydriver
 from indipydriver import events as ipd_events
 from indipydriver.propertyvectors import timestamp_string
 
-from pi_indi.protocol import NEED_DATA, Connection, PropertyState, SetNumberVector, encode
+import pi_indi
+from pi_indi.driver import DriverLink
+from pi_indi.protocol import (
+    NEED_DATA,
+    Connection,
+    Event,
+    PropertyState,
+    SetNumberVector,
+    encode,
+)
 
 N = 20_000
 REPEATS = 5
@@ -117,6 +131,57 @@ def ipd_decode(parts: list[bytes]) -> int:
     return count
 
 
+class _ListLink(DriverLink):
+    def __init__(self) -> None:
+        self.out: list[bytes] = []
+
+    async def send(self, event: Event) -> None:
+        self.out.append(encode(event))
+
+    async def run(self, driver: pi_indi.IPyDriver) -> None:
+        raise NotImplementedError
+
+
+def _vector(lib: Any) -> Any:
+    member = lib.NumberMember("value", "Value", "%.0f", 0, 0, 0, 0)
+    vector = lib.NumberVector("counter", "Counter", "Main", "ro", "Ok", [member])
+    lib.IPyDriver(lib.Device("bench", [vector]))
+    return vector
+
+
+def pi_driver_send(n: int) -> None:
+    vector = _vector(pi_indi)
+    link = _ListLink()
+    vector.driver._link = link
+
+    async def run() -> None:
+        for i in range(n):
+            vector["value"] = i
+            await vector.send_setVector(timestamp=STAMP)
+
+    asyncio.run(run())
+    assert len(link.out) == n
+
+
+def ipd_driver_send(n: int) -> None:
+    vector = _vector(indipydriver)
+    out: list[bytes] = []
+
+    class Comms:
+        async def run_tx(self, xmldata: Any) -> None:
+            out.append(ET.tostring(xmldata) + b"\n")
+
+    vector.driver._commsobj = Comms()
+
+    async def run() -> None:
+        for i in range(n):
+            vector["value"] = i
+            await vector.send_setVector(timestamp=STAMP.replace(tzinfo=UTC))
+
+    asyncio.run(run())
+    assert len(out) == n
+
+
 def best_rate(fn: Callable[[], object], n: int) -> float:
     times = []
     for _ in range(REPEATS):
@@ -141,6 +206,13 @@ def main() -> None:
             best_rate(lambda: ipd_decode(parts), N),
         ),
     ]
+    rows.append(
+        (
+            "driver send_setVector",
+            best_rate(lambda: pi_driver_send(N), N),
+            best_rate(lambda: ipd_driver_send(N), N),
+        )
+    )
     enc_pi, enc_ipd = rows[0][1], rows[0][2]
     dec_pi, dec_ipd = rows[1][1], rows[1][2]
     # Encode then decode one message each: the time per message adds up.

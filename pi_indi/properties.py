@@ -50,6 +50,7 @@ from pi_indi.protocol import (
     number_to_wire,
     parse_number,
 )
+from pi_indi.protocol._events import build_unchecked
 
 if TYPE_CHECKING:
     from pi_indi.driver import Device, IPyDriver
@@ -485,6 +486,8 @@ class PropertyVector(UserDict[str, Any], Generic[M]):
     # -- sending --
 
     def _apply(self, message: str, timeout: float | str | None, state: str | None) -> str | None:
+        if not isinstance(message, str):
+            raise TypeError(f"message must be a string, not {message!r}")
         if timeout is not None:
             self.timeout = timeout
         if state:
@@ -680,7 +683,8 @@ class SwitchVector(PropertyVector[SwitchMember]):
         # Off before On: a client applying members in order never sees two On
         # in a OneOfMany vector.
         ordered = sorted(members, key=lambda m: m._value is SwitchState.ON)
-        return SetSwitchVector(
+        return build_unchecked(
+            SetSwitchVector,
             **self._head(),
             state=self._state,
             timeout=self._wire_timeout(),
@@ -727,7 +731,8 @@ class LightVector(PropertyVector[LightMember]):
     def _set_event(
         self, timestamp: datetime, message: str | None, members: list[LightMember]
     ) -> Event:
-        return SetLightVector(
+        return build_unchecked(
+            SetLightVector,
             **self._head(),
             state=self._state,
             timestamp=timestamp,
@@ -768,7 +773,8 @@ class TextVector(PropertyVector[TextMember]):
     def _set_event(
         self, timestamp: datetime, message: str | None, members: list[TextMember]
     ) -> Event:
-        return SetTextVector(
+        return build_unchecked(
+            SetTextVector,
             **self._head(),
             state=self._state,
             timeout=self._wire_timeout(),
@@ -826,7 +832,8 @@ class NumberVector(PropertyVector[NumberMember]):
     def _set_event(
         self, timestamp: datetime, message: str | None, members: list[NumberMember]
     ) -> Event:
-        return SetNumberVector(
+        return build_unchecked(
+            SetNumberVector,
             **self._head(),
             state=self._state,
             timeout=self._wire_timeout(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import zlib
 from datetime import datetime
 from typing import Any
@@ -420,3 +421,20 @@ def test_getfloat_accepts_every_indi_number_and_raises_type_error_otherwise():
         ipd.getfloat("twelve")
     with pytest.raises(ValueError, match="not an INDI number"):
         ipd.getfloat("-12:-30")
+
+
+async def test_events_the_model_builds_pass_the_constructors_checks(run_driver):
+    # The model skips the event constructors' checks (its members check every
+    # value as it is assigned); rebuilding through the checked constructor
+    # proves nothing invalid slips through.
+    r = await run_driver(Recorder(make_device()))
+    device = r.driver["Dev"]
+    device["NOTE"]["TEXT"] = "  padded <&> text  "
+    device["LEVEL"]["PCT"] = "12:30"
+    device["LAMP"]["L"] = "Busy"
+    for name in ("MODE", "RELAY", "LEVEL", "TEMP", "NOTE", "LAMP"):
+        await device[name].send_setVector(message="note")
+        event = await r.link.reply()
+        fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+        assert type(event)(**fields) == event
+    assert fields["values"] == {"L": PropertyState.BUSY}

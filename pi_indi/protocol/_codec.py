@@ -52,7 +52,7 @@ from pi_indi.protocol._format import (
     parse_number,
     parse_timestamp,
 )
-from pi_indi.protocol._xml import Element, unescape
+from pi_indi.protocol._xml import Element, PlainVector, unescape
 
 __all__ = ["decode_element", "encode"]
 
@@ -73,6 +73,22 @@ def _esc(text: str) -> str:
     )
 
 
+# Device, vector and member names repeat endlessly; escape each one once.
+_NAMES: dict[str, str] = {}
+
+
+def _name(text: str) -> str:
+    try:
+        return _NAMES[text]
+    except KeyError:
+        pass
+    out = _esc(text)
+    if len(_NAMES) >= 4096:  # bounded: names from a hostile peer cannot grow it
+        _NAMES.clear()
+    _NAMES[text] = out
+    return out
+
+
 def _attr(name: str, value: str | None) -> str:
     if value is None:
         return ""
@@ -82,11 +98,13 @@ def _attr(name: str, value: str | None) -> str:
 def _ts(value: datetime | None) -> str:
     if value is None:
         return ""
+    if value.tzinfo is None:
+        return f' timestamp="{value.isoformat()}"'
     return f' timestamp="{format_timestamp(value)}"'
 
 
 def _head(event: Any) -> str:
-    return f'device="{_esc(event.device)}" name="{_esc(event.name)}"'
+    return f'device="{_name(event.device)}" name="{_name(event.name)}"'
 
 
 def _def_head(tag: str, e: Any, extra: str) -> str:
@@ -99,10 +117,10 @@ def _def_head(tag: str, e: Any, extra: str) -> str:
 
 def _set_head(tag: str, e: Any) -> str:
     state = "" if e.state is None else f' state="{e.state.value}"'
-    return (
-        f"<{tag} {_head(e)}{state}{_attr('timeout', getattr(e, 'timeout', None))}"
-        f"{_ts(e.timestamp)}{_attr('message', e.message)}>\n"
-    )
+    timeout = getattr(e, "timeout", None)
+    timeout = "" if timeout is None else f' timeout="{timeout}"'
+    message = "" if e.message is None else f' message="{_esc(e.message)}"'
+    return f"<{tag} {_head(e)}{state}{timeout}{_ts(e.timestamp)}{message}>\n"
 
 
 def _new_head(tag: str, e: Any) -> str:
@@ -110,11 +128,16 @@ def _new_head(tag: str, e: Any) -> str:
 
 
 def _values(tag: str, values: dict[str, str]) -> str:
-    return "".join(f'<{tag} name="{_esc(k)}">{_esc(v)}</{tag}>\n' for k, v in values.items())
+    return "".join([f'<{tag} name="{_name(k)}">{_esc(v)}</{tag}>\n' for k, v in values.items()])
+
+
+def _numbers(tag: str, values: dict[str, str]) -> str:
+    # Number text was checked when the event was made: no character to escape.
+    return "".join([f'<{tag} name="{_name(k)}">{v}</{tag}>\n' for k, v in values.items()])
 
 
 def _enum_values(tag: str, values: dict[str, Any]) -> str:
-    return "".join(f'<{tag} name="{_esc(k)}">{v.value}</{tag}>\n' for k, v in values.items())
+    return "".join([f'<{tag} name="{_name(k)}">{v.value}</{tag}>\n' for k, v in values.items()])
 
 
 def _blobs(blobs: tuple[OneBLOB, ...]) -> bytes:
@@ -173,7 +196,7 @@ def _enc_def_blob(e: DefBLOBVector) -> str:
 
 _ENCODERS: dict[type, Callable[[Any], str | bytes]] = {
     SetNumberVector: lambda e: (
-        f"{_set_head('setNumberVector', e)}{_values('oneNumber', e.values)}</setNumberVector>\n"
+        f"{_set_head('setNumberVector', e)}{_numbers('oneNumber', e.values)}</setNumberVector>\n"
     ),
     SetTextVector: lambda e: (
         f"{_set_head('setTextVector', e)}{_values('oneText', e.values)}</setTextVector>\n"
@@ -189,7 +212,7 @@ _ENCODERS: dict[type, Callable[[Any], str | bytes]] = {
         _set_head("setBLOBVector", e).encode() + _blobs(e.blobs) + b"</setBLOBVector>\n"
     ),
     NewNumberVector: lambda e: (
-        f"{_new_head('newNumberVector', e)}{_values('oneNumber', e.values)}</newNumberVector>\n"
+        f"{_new_head('newNumberVector', e)}{_numbers('oneNumber', e.values)}</newNumberVector>\n"
     ),
     NewTextVector: lambda e: (
         f"{_new_head('newTextVector', e)}{_values('oneText', e.values)}</newTextVector>\n"
@@ -291,11 +314,11 @@ def _timestamp(elem: Element) -> datetime | None:
     return parse_timestamp(raw) if raw else None
 
 
-def _number(elem: Element, text: str, what: str) -> str:
+def _number(text: str, what: str) -> str:
     try:
         parse_number(text)
     except ValueError:
-        raise _Invalid(f"{what} {text!r} is not a number").with_traceback(None) from None
+        raise _Invalid(f"{what} {text!r} is not a number") from None
     return text
 
 
@@ -319,7 +342,7 @@ def _named_values(elem: Element, tag: str) -> list[tuple[str, str]]:
 
 
 def _number_values(elem: Element, tag: str) -> dict[str, str]:
-    return {name: _number(elem, v, f"value of {name!r}") for name, v in _named_values(elem, tag)}
+    return {name: _number(v, f"value of {name!r}") for name, v in _named_values(elem, tag)}
 
 
 def _enum_map(elem: Element, tag: str, table: dict[str, Any], what: str) -> dict[str, Any]:
@@ -392,7 +415,7 @@ def _timeout(elem: Element) -> str | None:
     raw = elem.attrs.get("timeout")
     if raw is None:
         return None
-    return _number(elem, raw.strip(), "timeout")
+    return _number(raw.strip(), "timeout")
 
 
 def _dec_def_text(elem: Element, _: TakeAttachment) -> Event:
@@ -416,10 +439,10 @@ def _dec_def_number(elem: Element, _: TakeAttachment) -> Event:
                 name=name,
                 label=c.attrs.get("label"),
                 format=c.attrs.get("format", "%g"),
-                min=_number(c, c.attrs.get("min", "0").strip(), "min"),
-                max=_number(c, c.attrs.get("max", "0").strip(), "max"),
-                step=_number(c, c.attrs.get("step", "0").strip(), "step"),
-                value=_number(c, _text(c), f"value of {name!r}"),
+                min=_number(c.attrs.get("min", "0").strip(), "min"),
+                max=_number(c.attrs.get("max", "0").strip(), "max"),
+                step=_number(c.attrs.get("step", "0").strip(), "step"),
+                value=_number(_text(c), f"value of {name!r}"),
             )
         )
     return DefNumberVector(
@@ -475,50 +498,6 @@ def _dec_def_blob(elem: Element, _: TakeAttachment) -> Event:
 _setattr = object.__setattr__
 
 
-def _dec_set_number(elem: Element, _: TakeAttachment) -> Event:
-    # The hot path of every relay and snooper, so written out by hand: the
-    # checks are the constructor's, done once here instead of twice.
-    attrs = elem.attrs
-    device = attrs.get("device")
-    name = attrs.get("name")
-    if not device or not name or device != device.strip() or name != name.strip():
-        raise _Invalid(f"<{elem.tag}> needs non-empty device and name attributes")
-    values: dict[str, str] = {}
-    for child in elem.children:
-        if child.tag != "oneNumber":
-            raise _Invalid(f"<setNumberVector> may hold only <oneNumber>, not <{child.tag}>")
-        member = child.attrs.get("name")
-        if not member or member != member.strip():
-            raise _Invalid("<oneNumber> needs a non-empty name attribute")
-        text = child.text
-        text = unescape(text).strip() if "&" in text else text.strip()
-        try:
-            fast_ok = math.isfinite(float(text)) and "_" not in text
-        except ValueError:
-            fast_ok = False
-        if not fast_ok:  # sexagesimal, or not a number at all
-            _number(elem, text, f"value of {member!r}")
-        if member in values:
-            raise _Invalid(f"member {member!r} appears twice")
-        values[member] = text
-    state = attrs.get("state")
-    if state is not None:
-        state = _lookup(_STATES, elem, "state")
-    timeout = attrs.get("timeout")
-    if timeout is not None:
-        timeout = _timeout(elem)
-    timestamp = attrs.get("timestamp")
-    event = object.__new__(SetNumberVector)
-    _setattr(event, "device", device)
-    _setattr(event, "name", name)
-    _setattr(event, "state", state)
-    _setattr(event, "timeout", timeout)
-    _setattr(event, "timestamp", parse_timestamp(timestamp) if timestamp else None)
-    _setattr(event, "message", attrs.get("message"))
-    _setattr(event, "values", values)
-    return event
-
-
 def _set_common(elem: Element) -> dict[str, Any]:
     return {
         "device": _req(elem, "device"),
@@ -527,6 +506,12 @@ def _set_common(elem: Element) -> dict[str, Any]:
         "timestamp": _timestamp(elem),
         "message": elem.attrs.get("message"),
     }
+
+
+def _dec_set_number(elem: Element, _: TakeAttachment) -> Event:
+    return SetNumberVector(
+        **_set_common(elem), timeout=_timeout(elem), values=_number_values(elem, "oneNumber")
+    )
 
 
 def _dec_set_text(elem: Element, _: TakeAttachment) -> Event:
@@ -608,6 +593,89 @@ def _dec_del_property(elem: Element, _: TakeAttachment) -> Event:
     )
 
 
+def _plain_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text)) and "_" not in text and text.isascii()
+    except ValueError:
+        return False
+
+
+def _decode_plain(item: PlainVector) -> Event:
+    # The fast path's twin of the decoders above: the same checks, written
+    # out for the commonest messages, building the event without running its
+    # constructor's checks a second time. Tests compare both paths.
+    attrs = item.attrs
+    tag = item.tag
+    device = attrs.get("device")
+    name = attrs.get("name")
+    if not device or not name or device != device.strip() or name != name.strip():
+        raise _Invalid(f"<{tag}> needs non-empty device and name attributes")
+    kind = tag[3:-6]  # "Number", "Switch", "Text" or "Light"
+    values: dict[str, Any] = {}
+    for member, raw in item.members:
+        if not member or member != member.strip():
+            raise _Invalid(f"<one{kind}> needs a non-empty name attribute")
+        if member in values:
+            raise _Invalid(f"member {member!r} appears twice")
+        text = raw.strip()
+        if kind == "Number":
+            try:
+                plain = math.isfinite(float(text)) and "_" not in text and text.isascii()
+            except ValueError:
+                plain = False
+            if not plain:  # sexagesimal, or not a number at all
+                _number(text, f"value of {member!r}")
+            values[member] = text
+        elif kind == "Switch":
+            try:
+                values[member] = _SWITCHES[text]
+            except KeyError:
+                raise _Invalid(f"switch value of {member!r} is {text!r}") from None
+        elif kind == "Light":
+            try:
+                values[member] = _STATES[text]
+            except KeyError:
+                raise _Invalid(f"light value of {member!r} is {text!r}") from None
+        else:
+            values[member] = text
+    raw_ts = attrs.get("timestamp")
+    timestamp = parse_timestamp(raw_ts) if raw_ts else None
+    cls = _PLAIN_CLASSES[tag]
+    event = object.__new__(cls)
+    _setattr(event, "device", device)
+    _setattr(event, "name", name)
+    _setattr(event, "timestamp", timestamp)
+    _setattr(event, "values", values)
+    if tag[0] == "s":
+        state = attrs.get("state")
+        if state is not None:
+            try:
+                state = _STATES[state]
+            except KeyError:
+                raise _Invalid(f"<{tag}> has an invalid state {state!r}") from None
+        _setattr(event, "state", state)
+        _setattr(event, "message", attrs.get("message"))
+        if kind != "Light":
+            timeout = attrs.get("timeout")
+            if timeout is not None:
+                timeout = timeout.strip()
+                if not _plain_number(timeout):
+                    _number(timeout, "timeout")
+            _setattr(event, "timeout", timeout)
+    return event  # type: ignore[no-any-return]
+
+
+_PLAIN_CLASSES: dict[str, type[Any]] = {
+    "setNumberVector": SetNumberVector,
+    "setSwitchVector": SetSwitchVector,
+    "setTextVector": SetTextVector,
+    "setLightVector": SetLightVector,
+    "newNumberVector": NewNumberVector,
+    "newSwitchVector": NewSwitchVector,
+    "newTextVector": NewTextVector,
+}
+
+
 _DECODERS: dict[str, Callable[[Element, TakeAttachment], Event]] = {
     "setNumberVector": _dec_set_number,
     "setTextVector": _dec_set_text,
@@ -636,13 +704,27 @@ def _no_attachment() -> bytes | None:
     return None
 
 
-def decode_element(elem: Element, take_attachment: TakeAttachment = _no_attachment) -> Event:
+def decode_element(
+    elem: Element | PlainVector, take_attachment: TakeAttachment = _no_attachment
+) -> Event:
     """Turn one parsed top-level element into its event.
 
     Raises:
         RemoteProtocolError: with ``well_formed=True``: the element is not valid
             INDI (unknown tag, missing attribute, bad value).
     """
+    if type(elem) is PlainVector:
+        try:
+            return _decode_plain(elem)
+        except (_Invalid, LocalProtocolError) as exc:
+            raise RemoteProtocolError(
+                str(exc),
+                well_formed=True,
+                tag=elem.tag,
+                device=elem.attrs.get("device"),
+                name=elem.attrs.get("name"),
+            ) from None
+    assert type(elem) is Element  # noqa: S101 - for the type checker
     try:
         decoder = _DECODERS[elem.tag]
     except KeyError:

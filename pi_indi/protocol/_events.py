@@ -15,10 +15,11 @@ reader strips it (lilxml does).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from pi_indi.errors import LocalProtocolError
 from pi_indi.protocol._enums import BLOBPolicy, Permission, PropertyState, SwitchRule, SwitchState
@@ -64,6 +65,9 @@ _RULES = {r.value: r for r in SwitchRule}
 _POLICIES = {p.value: p for p in BLOBPolicy}
 
 
+_E = TypeVar("_E")
+
+
 def _fail(msg: str) -> LocalProtocolError:
     return LocalProtocolError(msg)
 
@@ -79,6 +83,13 @@ def _check_optional_text(what: str, value: object) -> None:
 
 
 def _check_number(what: str, value: object) -> None:
+    # Fast path for plain decimals, the common case; the rest below says why not.
+    if type(value) is str and value.isascii() and "_" not in value and value == value.strip():
+        try:
+            if math.isfinite(float(value)):
+                return
+        except ValueError:
+            pass
     if not isinstance(value, str):
         raise _fail(f"{what} must be number text, got {value!r}")
     try:
@@ -104,10 +115,27 @@ def _coerce(obj: object, attr: str, table: Mapping[str, object], what: str) -> N
         object.__setattr__(obj, attr, canon)
 
 
+def build_unchecked(cls: type[_E], **fields: Any) -> _E:
+    """Make an event from values already known to be valid, without checking them again.
+
+    For pi_indi's own model, whose members check every value as it is
+    assigned; every field must be given.
+    """
+    event = object.__new__(cls)
+    for key, value in fields.items():
+        object.__setattr__(event, key, value)
+    return event
+
+
 def _check_vector(obj: DefVector | SetVector | NewVector) -> None:
-    _check_name("device", obj.device)
-    _check_name("name", obj.name)
-    _check_timestamp(obj.timestamp)
+    device = obj.device
+    name = obj.name
+    if not (type(device) is str and device and device == device.strip()):
+        _check_name("device", device)
+    if not (type(name) is str and name and name == name.strip()):
+        _check_name("name", name)
+    if obj.timestamp is not None and type(obj.timestamp) is not datetime:
+        _check_timestamp(obj.timestamp)
 
 
 # -- Requests and notices -------------------------------------------------------------
@@ -447,11 +475,12 @@ class OneBLOB:
 
 def _freeze_values(obj: SetVector | NewVector) -> dict[str, Any]:
     values: dict[str, Any] = obj.values  # type: ignore[union-attr]
-    if not isinstance(values, dict):
+    if type(values) is not dict:
         values = dict(values)
         object.__setattr__(obj, "values", values)
     for key in values:
-        _check_name("member name", key)
+        if not (type(key) is str and key and key == key.strip()):
+            _check_name("member name", key)
     return values
 
 
@@ -487,8 +516,10 @@ def _check_blobs(obj: SetBLOBVector | NewBLOBVector) -> None:
 
 def _check_set(obj: SetVector) -> None:
     _check_vector(obj)
-    _check_optional_text("message", obj.message)
-    if obj.state is not None:
+    message = obj.message
+    if message is not None and type(message) is not str:
+        _check_optional_text("message", message)
+    if obj.state is not None and type(obj.state) is not PropertyState:
         _coerce(obj, "state", _STATES, "state")
     timeout = getattr(obj, "timeout", None)
     if timeout is not None:

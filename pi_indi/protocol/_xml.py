@@ -32,7 +32,7 @@ import re
 
 from pi_indi.errors import RemoteProtocolError
 
-__all__ = ["Element", "ElementStream"]
+__all__ = ["Element", "ElementStream", "PlainVector"]
 
 # lilxml accepts [A-Za-z_][A-Za-z0-9_]* for names; we also allow the XML name
 # characters - . : so that a foreign but well-formed element is reported as
@@ -76,6 +76,17 @@ _FAST_ELEMENT = re.compile(
 _FAST_MEMBER = re.compile(
     r"<([A-Za-z_][A-Za-z0-9_]*)((?:" + _ATTR_NC + r")*)\s*(?:/>|>([^<]*)</\1\s*>)", re.ASCII
 )
+
+# The commonest messages of all: a set or new vector of numbers, switches,
+# texts or lights with double-quoted, entity-free attributes and plain
+# members. They are matched whole and handed over as a PlainVector, without
+# building an Element per member.
+_PLAIN_VECTOR = re.compile(
+    r"\s*<((?:set|new)(Number|Switch|Text|Light)Vector)((?:\s+[A-Za-z_][A-Za-z0-9_]*=\"[^\"<&]*\")*)\s*>"
+    r"\s*((?:<one\2\s+name=\"[^\"<&]*\"\s*>[^<&]{0,8192}</one\2\s*>\s*)*)</\1\s*>",
+    re.ASCII,
+)
+_PLAIN_MEMBER = re.compile(r'name="([^"]*)"\s*>([^<]*)<', re.ASCII)
 
 # The tags that may start a top-level INDI element. Resynchronisation after an
 # error skips everything up to the next one of these.
@@ -153,6 +164,17 @@ class Element:
 
     def __repr__(self) -> str:
         return f"Element({self.tag!r}, {self.attrs!r}, children={len(self.children)})"
+
+
+class PlainVector:
+    """A set/new vector read by the fast path: members as (name, raw text) pairs."""
+
+    __slots__ = ("attrs", "members", "tag")
+
+    def __init__(self, tag: str, attrs: dict[str, str], members: list[tuple[str, str]]) -> None:
+        self.tag = tag
+        self.attrs = attrs
+        self.members = members
 
 
 def _parse_attrs(raw: str, tag: str) -> dict[str, str]:
@@ -304,7 +326,7 @@ class ElementStream:
         except RemoteProtocolError as exc:
             raise self._error(str(exc), skip_to=end) from None
 
-    def next_element(self) -> Element | None:
+    def next_element(self) -> Element | PlainVector | None:
         """Return the next complete top-level element, or None if more bytes are needed.
 
         Raises:
@@ -313,6 +335,18 @@ class ElementStream:
         while True:
             buf = self._buf
             pos = self._pos
+            if self._top is None and not self._resync:
+                # The fast path: a whole plain set/new vector, leading blanks and all.
+                m = _PLAIN_VECTOR.match(buf, pos)
+                if m is not None and m.end() - pos <= self.max_element:
+                    tag, raw_attrs, body = m.group(1, 3, 4)
+                    if tag != "newLightVector":
+                        self._pos = m.end()
+                        pairs = _PLAIN_ATTRS.findall(raw_attrs)
+                        attrs = dict(pairs)
+                        if len(attrs) != len(pairs):
+                            raise self._error(f"duplicate attribute in <{tag}>", skip_to=self._pos)
+                        return PlainVector(tag, attrs, _PLAIN_MEMBER.findall(body))
             if self._resync:
                 m = _TOP_LEVEL_START.search(buf, pos)
                 if m is None:
