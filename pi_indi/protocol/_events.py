@@ -82,14 +82,19 @@ def _check_optional_text(what: str, value: object) -> None:
         raise _fail(f"{what} must be a string or None: {value!r}")
 
 
-def _check_number(what: str, value: object) -> None:
-    # Fast path for plain decimals, the common case; the rest below says why not.
+def _plain_number(value: object) -> bool:
+    # A plain decimal, the common case, checked without building any message.
     if type(value) is str and value.isascii() and "_" not in value and value == value.strip():
         try:
-            if math.isfinite(float(value)):
-                return
+            return math.isfinite(float(value))
         except ValueError:
-            pass
+            return False
+    return False
+
+
+def _check_number(what: str, value: object) -> None:
+    if _plain_number(value):
+        return
     if not isinstance(value, str):
         raise _fail(f"{what} must be number text, got {value!r}")
     try:
@@ -492,7 +497,8 @@ def _check_text_values(obj: SetTextVector | NewTextVector) -> None:
 
 def _check_number_values(obj: SetNumberVector | NewNumberVector) -> None:
     for key, value in _freeze_values(obj).items():
-        _check_number(f"value of {key!r}", value)
+        if not _plain_number(value):
+            _check_number(f"value of {key!r}", value)
 
 
 def _check_enum_values(obj: SetVector | NewVector, table: Mapping[str, object], what: str) -> None:
