@@ -19,6 +19,7 @@ version = __version__
 
 _EXPORTS = {
     "IPyDriver": "pi_indi.driver",
+    "IPyServer": "pi_indi.server",
     "Device": "pi_indi.driver",
     "SwitchVector": "pi_indi.properties",
     "LightVector": "pi_indi.properties",
@@ -55,6 +56,7 @@ __all__ = [
     "BLOBVector",
     "Device",
     "IPyDriver",
+    "IPyServer",
     "LightMember",
     "LightVector",
     "Message",
@@ -119,6 +121,7 @@ if TYPE_CHECKING:
         TextVector,
         getfloat,
     )
+    from pi_indi.server import IPyServer
 
 
 def __getattr__(name: str) -> Any:

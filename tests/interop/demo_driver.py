@@ -15,6 +15,19 @@ import pi_indi as ipd
 
 
 class DemoDriver(ipd.IPyDriver):
+    async def hardware(self) -> None:
+        # With $DEMO_SNOOP naming another device, mirror its NUMBER.VALUE.
+        watched = os.environ.get("DEMO_SNOOP")
+        if watched:
+            self.snoop(watched, "NUMBER", timeout=5)
+
+    async def snoopevent(self, event: Any) -> None:
+        if isinstance(event, (ipd.setNumberVector, ipd.defNumberVector)) and "VALUE" in event:
+            for device in self.values():
+                mirror = device["SNOOPED"]
+                mirror["VALUE"] = event["VALUE"]
+                await mirror.send_setVector(state="Ok")
+
     async def rxevent(self, event: Any) -> None:
         vector = event.vector
         if isinstance(event, ipd.newBLOBVector):
@@ -72,7 +85,10 @@ def make_driver(devicename: str) -> DemoDriver:
         "Idle",
         [ipd.TextMember("SHA256"), ipd.TextMember("SIZE"), ipd.TextMember("FORMAT")],
     )
-    device = ipd.Device(devicename, [switch, number, text, light, upload, info])
+    snooped = ipd.TextVector(
+        "SNOOPED", "Snooped value", "Main", "ro", "Idle", [ipd.TextMember("VALUE")]
+    )
+    device = ipd.Device(devicename, [switch, number, text, light, upload, info, snooped])
     return DemoDriver(device)
 
 

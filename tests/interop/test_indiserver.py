@@ -11,19 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.interop import peers
+from tests.interop.peers import ROOT, Peer, driver_executable, wait_until
 
 pytestmark = [
     pytest.mark.interop,
@@ -31,94 +27,15 @@ pytestmark = [
 ]
 
 
-def driver_executable(tmp_path: Path, script: Path, name: str) -> Path:
-    """An executable indiserver can start with no arguments."""
-    exe = tmp_path / name
-    exe.write_text(
-        f"#!{sys.executable}\n"
-        "import runpy, sys\n"
-        f"sys.path[:0] = [{str(ROOT)!r}, {str(script.parent)!r}]\n"
-        f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
-    )
-    exe.chmod(0o755)
-    return exe
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "indiserver exited early"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {port}")
-
-
-class Server:
-    def __init__(self, port: int, log: Path) -> None:
-        self.port = port
-        self.log = log
-
-    def run(self, tool: str, *args: str, timeout: float = 15) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [tool, "-p", str(self.port), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def getprop(self, *specs: str) -> dict[str, str]:
-        out = self.run("indi_getprop", "-t", "2", *specs)
-        assert out.returncode == 0, out.stderr
-        return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
-
-    def send_raw(self, xml: bytes) -> None:
-        with socket.create_connection(("127.0.0.1", self.port)) as s:
-            s.sendall(xml)
-            time.sleep(0.3)
-
-
-def wait_until(check, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-
-
 @pytest.fixture
-def indiserver(tmp_path: Path) -> Iterator[Server]:
-    port = free_port()
+def indiserver(tmp_path: Path) -> Iterator[Peer]:
     exe = driver_executable(tmp_path, ROOT / "tests" / "interop" / "demo_driver.py", "pi_indi_demo")
     led = driver_executable(tmp_path, ROOT / "examples" / "led_driver.py", "pi_indi_led")
-    log = tmp_path / "indiserver.log"
-    with log.open("wb") as logf:
-        proc = subprocess.Popen(
-            [
-                "indiserver",
-                "-v",
-                "-p",
-                str(port),
-                "-u",
-                f"/tmp/pi-indi-{uuid.uuid4().hex}",
-                str(exe),
-                str(led),
-            ],
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_port(port, proc)
-        server = Server(port, log)
+    with peers.indiserver(tmp_path, str(exe), str(led)) as server:
         wait_until(lambda: "Demo.SWITCH.ON" in server.getprop("Demo.SWITCH.ON"))
         yield server
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    assert "restart" not in log.read_text(), "a driver died under indiserver:\n" + log.read_text()
+        log = server.log_text()
+    assert "restart" not in log, "a driver died under indiserver:\n" + log
 
 
 def test_indi_getprop_lists_every_property(indiserver):
@@ -154,7 +71,7 @@ def test_indi_setprop_number_in_decimal_and_sexagesimal(indiserver, sent, expect
     out = indiserver.run("indi_setprop", f"Demo.NUMBER.{member}={sent}")
     assert out.returncode == 0, out.stderr
     spec = f"Demo.NUMBER.{member}"
-    wait_until(lambda: indiserver.getprop(spec)[spec] == expected)
+    wait_until(lambda: indiserver.value(spec) == expected)
 
 
 def test_out_of_range_number_is_refused_with_alert(indiserver):

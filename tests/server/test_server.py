@@ -1,0 +1,300 @@
+"""IPyServer conversations over real sockets on 127.0.0.1, with in-process drivers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+import pi_indi as ipd
+from pi_indi.protocol import (
+    NEED_DATA,
+    BLOBPolicy,
+    Connection,
+    DefNumberVector,
+    DefSwitchVector,
+    DelProperty,
+    EnableBLOB,
+    Event,
+    GetProperties,
+    Message,
+    NewNumberVector,
+    NewSwitchVector,
+    OneBLOB,
+    PingReply,
+    PingRequest,
+    PropertyState,
+    SetBLOBVector,
+    SetNumberVector,
+    SetSwitchVector,
+    SetTextVector,
+    SwitchState,
+    encode,
+)
+from tests.test_driver import Recorder, make_device
+
+
+class Client:
+    """A raw INDI client: sends events, reads events."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.conn = Connection()
+        self.events: list[Event] = []
+
+    async def send(self, event: Event | bytes) -> None:
+        self.writer.write(event if isinstance(event, bytes) else encode(event))
+        await self.writer.drain()
+
+    async def expect(self, match: Callable[[Event], bool], timeout: float = 3.0) -> Event:
+        async with asyncio.timeout(timeout):
+            while True:
+                for i, event in enumerate(self.events):
+                    if match(event):
+                        del self.events[: i + 1]
+                        return event
+                chunk = await self.reader.read(1 << 16)
+                if not chunk:
+                    raise ConnectionError("server closed the connection")
+                self.conn.receive_data(chunk)
+                while (item := self.conn.next_event()) is not NEED_DATA:
+                    self.events.append(item)  # type: ignore[arg-type]
+
+    async def silent(self, match: Callable[[Event], bool], wait: float = 0.3) -> bool:
+        try:
+            await self.expect(match, timeout=wait)
+        except TimeoutError:
+            return True
+        return False
+
+    async def closed(self, timeout: float = 3.0) -> bool:
+        async with asyncio.timeout(timeout):
+            try:
+                while await self.reader.read(1 << 16):
+                    pass
+            except ConnectionResetError:
+                pass
+        return True
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def is_(kind: type, **attrs: Any) -> Callable[[Event], bool]:
+    return lambda e: type(e) is kind and all(getattr(e, k) == v for k, v in attrs.items())
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Any]:
+    running: list[tuple[ipd.IPyServer, asyncio.Task[None]]] = []
+    clients: list[Client] = []
+
+    async def start(*drivers: ipd.IPyDriver, **options: Any) -> Any:
+        server = ipd.IPyServer(*drivers, host="127.0.0.1", port=0, **options)
+        task = asyncio.create_task(server.asyncrun())
+        async with asyncio.timeout(5):
+            await server.listening.wait()
+
+        async def connect() -> Client:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            client = Client(reader, writer)
+            clients.append(client)
+            return client
+
+        running.append((server, task))
+        server.connect = connect  # type: ignore[attr-defined]
+        return server
+
+    yield start
+    for client in clients:
+        client.close()
+    for server, task in running:
+        server.shutdown()
+        async with asyncio.timeout(10):
+            await task
+
+
+async def test_get_properties_is_answered_and_not_echoed_to_other_clients(serve):
+    server = await serve(Recorder(make_device()))
+    a = await server.connect()
+    b = await server.connect()
+    await b.send(GetProperties())
+    await b.expect(is_(DefSwitchVector, name="RELAY"))
+    await a.send(GetProperties(device="Dev", name="LEVEL"))
+    defined = await a.expect(is_(DefNumberVector, name="LEVEL"))
+    assert defined.members[0].format == "%.1f"
+    assert await b.silent(lambda e: isinstance(e, GetProperties))
+
+
+async def test_request_reaches_driver_answer_reaches_watchers_and_only_them(serve):
+    server = await serve(Recorder(make_device()))
+    sender, watcher, stranger = [await server.connect() for _ in range(3)]
+    await sender.send(GetProperties(device="Dev"))
+    await watcher.send(GetProperties(device="Dev", name="LEVEL"))
+    await stranger.send(GetProperties(device="Other"))
+    await watcher.expect(is_(DefNumberVector, name="LEVEL"))
+    await sender.send(NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "42"}))
+    reply = await sender.expect(is_(SetNumberVector, name="LEVEL"))
+    assert reply.values == {"PCT": "42"}
+    # indiserver echoes a client's request to the other clients watching it.
+    echo = await watcher.expect(is_(NewNumberVector, name="LEVEL"))
+    assert echo.values == {"PCT": "42"}
+    await watcher.expect(is_(SetNumberVector, name="LEVEL"))
+    assert await stranger.silent(lambda e: getattr(e, "device", None) == "Dev")
+
+
+async def test_bad_requests_get_answers_and_the_client_stays(serve):
+    server = await serve(Recorder(make_device()))
+    client = await server.connect()
+    await client.send(GetProperties(device="Dev"))
+    await client.send(NewNumberVector(device="Dev", name="MODE", values={"A": "1"}))
+    alert = await client.expect(is_(SetSwitchVector, name="MODE"))
+    assert alert.state is PropertyState.ALERT
+    await client.send(
+        b'<newNumberVector device="Dev" name="LEVEL"><oneNumber name="PCT">ten</oneNumber>'
+        b"</newNumberVector>"
+    )
+    refused = await client.expect(is_(Message, device="Dev"))
+    assert "not a number" in (refused.message or "")
+    await client.send(PingRequest(uid="still-here"))
+    assert await client.expect(is_(PingReply, uid="still-here"))
+
+
+async def test_malformed_xml_closes_only_that_client(serve):
+    server = await serve(Recorder(make_device()))
+    bad = await server.connect()
+    good = await server.connect()
+    await good.send(GetProperties(device="Dev"))
+    await bad.send(b"<newSwitchVector device='Dev' name='MODE'><oneSwitch name='A'>On</nope>")
+    assert await bad.closed()
+    await good.send(NewSwitchVector(device="Dev", name="MODE", values={"B": SwitchState.ON}))
+    await good.expect(is_(SetSwitchVector, name="MODE"))
+
+
+async def test_doctype_is_refused_and_closes_the_client(serve):
+    server = await serve(Recorder(make_device()))
+    client = await server.connect()
+    await client.send(b'<!DOCTYPE x [<!ENTITY a "aaaaaaaa">]><getProperties version="1.7"/>')
+    assert await client.closed()
+
+
+async def test_connection_over_maxconnections_is_told_and_closed(serve):
+    server = await serve(Recorder(make_device()), maxconnections=2)
+    await server.connect()
+    await server.connect()
+    third = await server.connect()
+    told = await third.expect(lambda e: isinstance(e, Message))
+    assert "at most 2" in (told.message or "")
+    assert await third.closed()
+
+
+async def test_blobs_go_only_to_clients_that_enabled_them(serve):
+    driver = Recorder(make_device())
+    server = await serve(driver)
+    wants, never = [await server.connect() for _ in range(2)]
+    for client in (wants, never):
+        await client.send(GetProperties(device="Dev"))
+        await client.expect(is_(DefSwitchVector, name="MODE"))
+    await wants.send(EnableBLOB(device="Dev", policy=BLOBPolicy.ALSO))
+    await asyncio.sleep(0.1)
+    vector = driver["Dev"]["DATA"]
+    vector["FILE"] = b"\x00\x01binary"
+    await vector.send_setVectorMembers(members=["FILE"])
+    got = await wants.expect(is_(SetBLOBVector, name="DATA"))
+    assert got.blobs == (OneBLOB(name="FILE", size=8, format=".bin", data=b"\x00\x01binary"),)
+    assert await never.silent(is_(SetBLOBVector, name="DATA"))
+    # Everything else still reaches the client that wants no BLOBs.
+    await driver["Dev"]["NOTE"].send_setVector()
+    await never.expect(is_(SetTextVector, name="NOTE"))
+
+
+async def test_slow_client_is_dropped_and_a_bystander_gets_every_update(serve):
+    driver = Recorder(make_device())
+    server = await serve(driver, max_client_queue=64 << 10)
+    slow = await server.connect()
+    fast = await server.connect()
+    for client in (slow, fast):
+        await client.send(GetProperties(device="Dev", name="LEVEL"))
+    await fast.expect(is_(DefNumberVector, name="LEVEL"))
+    slow.writer.transport.pause_reading()  # never reads again
+    vector = driver["Dev"]["LEVEL"]
+    count = 20000  # about 20 MB, well past what the kernel's socket buffers hold
+    received = 0
+
+    async def read_all() -> None:
+        nonlocal received
+        while received < count:
+            event = await fast.expect(is_(SetNumberVector, name="LEVEL"), timeout=10)
+            assert event.values == {"PCT": str(received % 100)}
+            received += 1
+
+    reader = asyncio.create_task(read_all())
+    for i in range(count):
+        vector["PCT"] = i % 100
+        await vector.send_setVector(message="x" * 1000)
+        if i % 100 == 0:
+            await asyncio.sleep(0)
+    await reader
+    assert received == count
+    slow.writer.transport.resume_reading()
+    assert await slow.closed(timeout=10)  # the server dropped it
+
+
+async def test_snooping_between_two_drivers(serve):
+    class Snooper(ipd.IPyDriver):
+        def __init__(self) -> None:
+            super().__init__(
+                ipd.Device(
+                    "Watcher", [ipd.TextVector("T", "T", "", "ro", "Ok", [ipd.TextMember("t")])]
+                )
+            )
+            self.seen: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def hardware(self) -> None:
+            await self.send_getProperties("Dev", "LEVEL")
+
+        async def snoopevent(self, event: Any) -> None:
+            await self.seen.put(event)
+
+    snooper = Snooper()
+    server = await serve(Recorder(make_device()), snooper)
+    client = await server.connect()
+    await client.send(GetProperties(device="Dev"))
+    await client.send(NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "7"}))
+    async with asyncio.timeout(3):
+        while True:
+            event = await snooper.seen.get()
+            if isinstance(event, ipd.setNumberVector):
+                break
+    assert event["PCT"] == "7"
+
+
+async def test_duplicate_device_names_are_refused_at_start():
+    with pytest.raises(ValueError, match="'Dev' is served by both"):
+        ipd.IPyServer(Recorder(make_device()), Recorder(make_device()))
+
+
+async def test_device_less_message_reaches_every_client(serve):
+    server = await serve(Recorder(make_device()))
+    a, b = [await server.connect() for _ in range(2)]
+    await a.send(PingRequest(uid="1"))
+    await a.expect(is_(PingReply))
+    await b.send(PingRequest(uid="1"))
+    await b.expect(is_(PingReply))
+    await server.send_message("hello all")
+    for client in (a, b):
+        got = await client.expect(is_(Message))
+        assert got.message == "hello all"
+
+
+async def test_whole_device_deletion_reaches_watchers(serve):
+    driver = Recorder(make_device())
+    server = await serve(driver)
+    client = await server.connect()
+    await client.send(GetProperties(device="Dev"))
+    await client.expect(is_(DefSwitchVector, name="MODE"))
+    await driver["Dev"].send_delProperty()
+    await client.expect(is_(DelProperty, device="Dev", name=None))
