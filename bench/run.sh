@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Run the benchmarks side by side with their anchors, in a venv of their own.
+# Run the benchmarks side by side with their anchors, in a venv of their own:
+#   bash bench/run.sh          # codec and server benchmarks
+#   bash bench/run.sh codec    # only the codec one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=bench/.venv
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e . "indipydriver==3.1.2"
-"$VENV/bin/python" bench/codec.py
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e . \
+    "indipydriver==3.1.2" "indipyserver==0.0.6"
+case "${1:-all}" in
+    codec) "$VENV/bin/python" bench/codec.py ;;
+    server) "$VENV/bin/python" bench/server.py ;;
+    *) "$VENV/bin/python" bench/codec.py; "$VENV/bin/python" bench/server.py ;;
+esac

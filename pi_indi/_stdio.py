@@ -21,6 +21,8 @@ import os
 import socket
 import stat
 import sys
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pi_indi.driver import DriverLink
@@ -38,6 +40,8 @@ _READ_SIZE = 1 << 16
 _MAX_FDS = 64
 # Bytes queued for stdout before a sender waits for the peer to read.
 _HIGH_WATER = 1 << 20
+# Messages gathered within one loop iteration are written once this many bytes.
+_GATHER = 1 << 16
 
 
 def _read_fd(fd: int) -> bytes:
@@ -70,6 +74,11 @@ class StdioLink(DriverLink):
         self._drained: asyncio.Event | None = None
         self._closed = False
         self._sock: socket.socket | None = None
+        self._backlog: deque[Event] = deque()
+        self._gather: bytearray | None = None
+        self._eof = False
+        self._paused = False
+        self._wake = asyncio.Event()
 
     # -- output --
 
@@ -89,15 +98,35 @@ class StdioLink(DriverLink):
         if self._drained is None:
             self._setup_output()
         data = encode(event)
+        gather = self._gather
+        if gather is None:
+            # The first message of a loop iteration goes out at once; the rest
+            # of that iteration's are written together when it ends.
+            self._emit(data)
+            self._gather = bytearray()
+            asyncio.get_running_loop().call_soon(self._flush_gather)
+        else:
+            gather += data
+            if len(gather) >= _GATHER:
+                self._flush_gather()
+                self._gather = bytearray()
+        if len(self._out) > _HIGH_WATER:
+            assert self._drained is not None  # noqa: S101
+            self._drained.clear()
+            await self._drained.wait()
+
+    def _emit(self, data: bytes) -> None:
         if not self._out:
             data = self._write_now(data)
         if data:
             self._out += data
             self._want_writer()
-        if len(self._out) > _HIGH_WATER:
-            assert self._drained is not None  # noqa: S101
-            self._drained.clear()
-            await self._drained.wait()
+
+    def _flush_gather(self) -> None:
+        gather = self._gather
+        self._gather = None
+        if gather and not self._closed:
+            self._emit(bytes(gather))
 
     def _write_now(self, data: bytes) -> bytes:
         if not self._out_nonblocking:
@@ -151,7 +180,6 @@ class StdioLink(DriverLink):
             self._setup_output()
         loop = asyncio.get_running_loop()
         mode = os.fstat(self._infd).st_mode
-        chunks: asyncio.Queue[bytes] = asyncio.Queue(4)
         if stat.S_ISSOCK(mode):
             self._sock = socket.socket(fileno=os.dup(self._infd))
             self._sock.setblocking(False)
@@ -166,34 +194,64 @@ class StdioLink(DriverLink):
             while chunk := await loop.run_in_executor(None, os.read, self._infd, _READ_SIZE):
                 await self._feed(driver, chunk)
         else:
-            loop.add_reader(self._infd, self._on_readable, reader, chunks)
+            self._wake = asyncio.Event()
+            loop.add_reader(self._infd, self._on_readable, reader, driver)
             try:
                 while True:
-                    chunk = await chunks.get()
-                    if not chunk:
+                    await self._wake.wait()
+                    self._wake.clear()
+                    while self._backlog:
+                        # The driver's queue was full: wait for room, in order.
+                        await driver._receive(self._backlog.popleft())
+                    if self._eof:
                         break
-                    await self._feed(driver, chunk)
-                    if chunks.qsize() < chunks.maxsize:
-                        # Resume reading once the driver has caught up.
-                        with contextlib.suppress(ValueError, RuntimeError):
-                            loop.add_reader(self._infd, self._on_readable, reader, chunks)
+                    if self._paused:
+                        self._paused = False
+                        loop.add_reader(self._infd, self._on_readable, reader, driver)
             finally:
                 with contextlib.suppress(ValueError, RuntimeError):
                     loop.remove_reader(self._infd)
         await self._feed(driver, b"")
 
-    def _on_readable(self, reader: object, chunks: asyncio.Queue[bytes]) -> None:
+    def _on_readable(self, reader: Callable[[], bytes], driver: IPyDriver) -> None:
+        # Requests are parsed here, in the loop's callback, and go straight
+        # into the driver's queue: no task switch between the OS and the driver.
         try:
-            data = reader()  # type: ignore[operator]
+            data = reader()
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             logger.warning("stdin failed (%s); treating it as closed", exc)
             data = b""
-        chunks.put_nowait(data)
-        if not data or chunks.full():
-            # Stop watching until the reader task has taken what it has.
-            asyncio.get_running_loop().remove_reader(self._infd)
+        loop = asyncio.get_running_loop()
+        if not data:
+            self._eof = True
+            loop.remove_reader(self._infd)
+            self._wake.set()
+            return
+        conn = self._conn
+        conn.receive_data(data)
+        queue = driver._inbox
+        backlog = self._backlog
+        while True:
+            try:
+                event = conn.next_event()
+            except RemoteProtocolError as exc:
+                # Garbage on stdin: report it and carry on with the next element.
+                logger.warning("ignored bad input on stdin: %s", exc)
+                continue
+            if event is NEED_DATA or event is CLOSED:
+                break
+            if not backlog and queue is not None and not queue.full():
+                driver._log_rx(event)  # type: ignore[arg-type]
+                queue.put_nowait(event)  # type: ignore[arg-type]
+            else:
+                backlog.append(event)  # type: ignore[arg-type]
+        if backlog:
+            # Stop reading until the driver has taken what is waiting.
+            loop.remove_reader(self._infd)
+            self._paused = True
+            self._wake.set()
 
     def _read_plain(self) -> bytes:
         return os.read(self._infd, _READ_SIZE)
@@ -229,6 +287,9 @@ class StdioLink(DriverLink):
 
     def close(self) -> None:
         """Flush what can be written and release the descriptors."""
+        if self._gather:
+            self._out += self._gather
+        self._gather = None
         loop = asyncio.get_event_loop()
         if self._writer_registered:
             with contextlib.suppress(ValueError, RuntimeError):

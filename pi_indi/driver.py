@@ -246,6 +246,7 @@ class IPyDriver(UserDict[str, Device]):
         self.shutdownrequested = asyncio.Event()
         self._backgroundlist: list[Coroutine[Any, Any, Any]] = []
         self._link: DriverLink | None = None
+        self._sent = 0
         self._running = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inbox: asyncio.Queue[Event] | None = None
@@ -317,6 +318,11 @@ class IPyDriver(UserDict[str, Device]):
         if self.debug_enable and logger.isEnabledFor(logging.DEBUG):
             logger.debug("TX:: %s", encode(event).decode("utf-8", "replace").rstrip())
         await self._link.send(event)
+        self._sent += 1
+        if self._sent % 64 == 0:
+            # A driver sending in a tight loop would never suspend otherwise;
+            # let the output go out and requests come in now and then.
+            await asyncio.sleep(0)
 
     async def send_message(self, message: str = "", timestamp: datetime | None = None) -> None:
         """Send a site-wide ``<message>`` (no device)."""
@@ -439,10 +445,13 @@ class IPyDriver(UserDict[str, Device]):
             async with asyncio.timeout(5):
                 await self._inbox.join()
 
-    async def _receive(self, event: Event) -> None:
-        """Queue one incoming event (links call this; it waits when the queue is full)."""
+    def _log_rx(self, event: Event) -> None:
         if self.debug_enable and logger.isEnabledFor(logging.DEBUG):
             logger.debug("RX:: %s", encode(event).decode("utf-8", "replace").rstrip())
+
+    async def _receive(self, event: Event) -> None:
+        """Queue one incoming event (links call this; it waits when the queue is full)."""
+        self._log_rx(event)
         assert self._inbox is not None  # noqa: S101
         await self._inbox.put(event)
 

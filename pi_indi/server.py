@@ -147,6 +147,9 @@ class _Client(asyncio.Protocol):
         self.label = "client"
         self.closed = False
         self.draining = False
+        # Messages gathered during this loop iteration (None: nothing sent yet).
+        self.pending: list[bytes] | None = None
+        self.pending_size = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)  # noqa: S101
@@ -205,19 +208,42 @@ class _Client(asyncio.Protocol):
         )
 
     def write(self, data: bytes) -> None:
+        # The first message of a loop iteration goes out at once (latency);
+        # the rest of that iteration's messages are gathered and written with
+        # one system call when the iteration ends (throughput).
         transport = self.transport
         if self.closed or transport is None or transport.is_closing():
             return
-        transport.write(data)
-        if transport.get_write_buffer_size() > self.server.max_client_queue:
+        pending = self.pending
+        if pending is None:
+            transport.write(data)
+            self.pending = []
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            pending.append(data)
+            self.pending_size += len(data)
+            if self.pending_size >= self.server.flush_size:
+                self._flush()
+                self.pending = []
+        backlog = transport.get_write_buffer_size() + self.pending_size
+        if backlog > self.server.max_client_queue:
             logger.warning(
                 "%s is %d bytes behind (limit %d); dropping it",
                 self.label,
-                transport.get_write_buffer_size(),
+                backlog,
                 self.server.max_client_queue,
             )
             self.closed = True
+            self.pending = None
+            self.pending_size = 0
             transport.abort()
+
+    def _flush(self) -> None:
+        pending = self.pending
+        self.pending = None
+        self.pending_size = 0
+        if pending and not self.closed and self.transport is not None:
+            self.transport.write(b"".join(pending))
 
     def send(self, event: Event) -> None:
         self.write(encode(event))
@@ -326,6 +352,13 @@ class _InProcess(_DriverSide, DriverLink):
                 self.paused.clear()
 
     def deliver(self, event: Event, data: bytes | None) -> None:
+        # Straight into the driver's own queue when it has room and nothing is
+        # waiting here before it: one task switch fewer per request.
+        queue = self.driver._inbox
+        if not self.inbox and queue is not None and not queue.full():
+            self.driver._log_rx(event)
+            queue.put_nowait(event)
+            return
         self.inbox.append(event)
         self.wakeup.set()
 
@@ -344,6 +377,47 @@ def _set_parent_death_signal() -> None:  # pragma: no cover - runs in the child
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+class _ExDriverProtocol(asyncio.SubprocessProtocol):
+    """The pipes of one run of an executable driver, handled in loop callbacks."""
+
+    def __init__(self, ex: _ExDriver) -> None:
+        self.ex = ex
+        self.conn = Connection(
+            max_element=ex.server.max_element, max_blob_element=ex.server.max_blob_element
+        )
+        self.stderr = b""
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if fd == 2:
+            lines = (self.stderr + data).split(b"\n")
+            self.stderr = lines.pop()
+            for line in lines:
+                logger.info("%s: %s", self.ex.label, line.decode("utf-8", "replace").rstrip())
+            if len(self.stderr) > 1 << 16:  # a line without end: log what there is
+                logger.info("%s: %s", self.ex.label, self.stderr.decode("utf-8", "replace"))
+                self.stderr = b""
+            return
+        conn = self.conn
+        conn.receive_data(data)
+        server = self.ex.server
+        while True:
+            try:
+                event = conn.next_event()
+            except RemoteProtocolError as exc:
+                logger.warning("%s sent bad XML: %s", self.ex.label, exc)
+                continue
+            if event is NEED_DATA or event is CLOSED:
+                return
+            server._from_driver(self.ex, event)  # type: ignore[arg-type]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.stderr:
+            logger.info("%s: %s", self.ex.label, self.stderr.decode("utf-8", "replace"))
+        if not self.done.done():
+            self.done.set_result(None)
+
+
 class _ExDriver(_DriverSide):
     """An executable driver (any INDI driver speaking on stdin/stdout)."""
 
@@ -356,13 +430,15 @@ class _ExDriver(_DriverSide):
         self.program = program
         self.args = args
         self.max_restarts = max_restarts
-        self.proc: asyncio.subprocess.Process | None = None
+        self.transport: asyncio.SubprocessTransport | None = None
+        self.stdin: asyncio.WriteTransport | None = None
+        self.protocol: _ExDriverProtocol | None = None
         self.stopping = False
         self.restarts = 0
 
     def deliver(self, event: Event, data: bytes | None) -> None:
-        proc = self.proc
-        if proc is None or proc.stdin is None or proc.stdin.is_closing():
+        stdin = self.stdin
+        if stdin is None or stdin.is_closing():
             return
         if type(event) is GetProperties and event.version is None:
             event = GetProperties(version="1.7", device=event.device, name=event.name)
@@ -370,17 +446,21 @@ class _ExDriver(_DriverSide):
         payload = encode(event) if data is None else data
         if self.debug_enable and logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s RX:: %s", self.label, payload.decode("utf-8", "replace").rstrip())
-        proc.stdin.write(payload)
-        transport = proc.stdin.transport
-        if transport.get_write_buffer_size() > self.server.max_client_queue:
+        stdin.write(payload)
+        if stdin.get_write_buffer_size() > self.server.max_client_queue:
             logger.error("%s is not reading its input; restarting it", self.label)
+            self._kill(signal.SIGKILL)
+
+    def _kill(self, sig: int) -> None:
+        if self.transport is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(self.transport.get_pid(), sig)
 
     async def run(self) -> None:
         delay = 1.0
+        loop = asyncio.get_running_loop()
         while not self.stopping:
-            started = asyncio.get_running_loop().time()
+            started = loop.time()
             try:
                 await self._run_once()
             except OSError:
@@ -388,7 +468,7 @@ class _ExDriver(_DriverSide):
             self.server._drop_devices(self)
             if self.stopping:
                 return
-            if asyncio.get_running_loop().time() - started > 60:
+            if loop.time() - started > 60:
                 self.restarts = 0  # it ran a good while: a fresh failure, not a loop
                 delay = 1.0
             if self.restarts >= self.max_restarts:
@@ -406,7 +486,10 @@ class _ExDriver(_DriverSide):
             delay = min(delay * 2, 30.0)
 
     async def _run_once(self) -> None:
-        self.proc = proc = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        protocol = _ExDriverProtocol(self)
+        transport, _ = await loop.subprocess_exec(
+            lambda: protocol,
             self.program,
             *self.args,
             stdin=asyncio.subprocess.PIPE,
@@ -415,54 +498,37 @@ class _ExDriver(_DriverSide):
             start_new_session=True,
             preexec_fn=_set_parent_death_signal,
         )
-        logger.info("%s started, pid %d", self.label, proc.pid)
+        self.transport = transport
+        self.protocol = protocol
+        stdin = transport.get_pipe_transport(0)
+        assert isinstance(stdin, asyncio.WriteTransport)  # noqa: S101 - PIPE was asked for
+        self.stdin = stdin
+        logger.info("%s started, pid %d", self.label, transport.get_pid())
         # indiserver's first words to a new driver.
         self.deliver(GetProperties(version="1.7"), None)
-        if proc.stdout is None or proc.stderr is None:  # pragma: no cover - PIPE was asked for
-            raise RuntimeError("subprocess pipes missing")
-        stderr_task = asyncio.ensure_future(self._log_stderr(proc.stderr))
-        conn = Connection(
-            max_element=self.server.max_element, max_blob_element=self.server.max_blob_element
-        )
         try:
-            while chunk := await proc.stdout.read(1 << 16):
-                conn.receive_data(chunk)
-                while True:
-                    try:
-                        event = conn.next_event()
-                    except RemoteProtocolError as exc:
-                        logger.warning("%s sent bad XML: %s", self.label, exc)
-                        continue
-                    if event is NEED_DATA or event is CLOSED:
-                        break
-                    self.server._from_driver(self, event)  # type: ignore[arg-type]
+            await protocol.done
         finally:
-            rc = await proc.wait()
-            stderr_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stderr_task
-            self.proc = None
+            self.stdin = None
+            rc = transport.get_returncode()
+            transport.close()
+            self.transport = None
             log = logger.info if self.stopping else logger.warning
             log("%s exited with status %s", self.label, rc)
 
-    async def _log_stderr(self, stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            logger.info("%s: %s", self.label, line.decode("utf-8", "replace").rstrip())
-
     async def stop(self) -> None:
         self.stopping = True
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
+        transport = self.transport
+        if transport is None or transport.get_returncode() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+        self._kill(signal.SIGTERM)
+        if self.protocol is None:
+            return
         try:
             async with asyncio.timeout(3):
-                await proc.wait()
+                await asyncio.shield(self.protocol.done)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
+            self._kill(signal.SIGKILL)
 
 
 class _Remote(_DriverSide):
@@ -575,6 +641,8 @@ class IPyServer:
         self.max_client_queue = max_client_queue
         self.max_element = 1 << 20
         self.max_blob_element = 64 << 20
+        # Gathered output is written once it reaches this size.
+        self.flush_size = min(64 << 10, max(max_client_queue // 4, 1))
         self.drivers = list(drivers)
         seen: dict[str, IPyDriver] = {}
         for driver in drivers:
