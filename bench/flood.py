@@ -13,6 +13,7 @@ LIB is "pi_indi" or "indipydriver" (with indipyserver).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import sys
 from typing import Any
@@ -21,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def make_driver(lib: Any) -> Any:
-    class FloodDriver(lib.IPyDriver):  # type: ignore[misc, name-defined]
+    class FloodDriver(lib.IPyDriver):  # type: ignore[misc]
         async def rxevent(self, event: Any) -> None:
             if event.vectorname == "FLOOD":
                 counter = self["bench"]["counter"]
@@ -58,12 +59,9 @@ def make_driver(lib: Any) -> Any:
 
 def main() -> None:
     libname, mode = sys.argv[1], sys.argv[2]
-    if libname == "pi_indi":
-        import pi_indi as lib
-        from pi_indi import IPyServer
-    else:
-        import indipydriver as lib
-        from indipyserver import IPyServer
+    lib: Any = importlib.import_module(libname)
+    server_module = "pi_indi" if libname == "pi_indi" else "indipyserver"
+    IPyServer: Any = importlib.import_module(server_module).IPyServer  # noqa: N806
     driver = make_driver(lib)
     if mode == "stdio":
         asyncio.run(driver.asyncrun())
