@@ -10,6 +10,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e . \
     "indipydriver==3.1.2" "indipyserver==0.0.6"
+# The same C flood driver runs under pi_indi and under indiserver.
+cc -O2 -o "$VENV/flood_c" bench/flood.c
 case "${1:-all}" in
     codec) "$VENV/bin/python" bench/codec.py ;;
     server) "$VENV/bin/python" bench/server.py ;;

@@ -49,6 +49,7 @@ def configs(tmp: Path) -> dict[str, Any]:
         f"runpy.run_path({str(HERE / 'flood.py')!r}, run_name='__main__')\n"
     )
     flood_exe.chmod(0o755)
+    flood_c = HERE / ".venv" / "flood_c"
     out: dict[str, Any] = {
         "pi_indi, in-process driver": lambda port, n: [
             PY,
@@ -66,7 +67,14 @@ def configs(tmp: Path) -> dict[str, Any]:
             str(port),
             str(n),
         ],
-        "pi_indi, exdriver": lambda port, n: [
+        "pi_indi, exdriver (C)": lambda port, n: [
+            PY,
+            str(HERE / "exserve.py"),
+            str(port),
+            str(n),
+            str(flood_c),
+        ],
+        "pi_indi, exdriver (pi_indi)": lambda port, n: [
             PY,
             str(HERE / "exserve.py"),
             str(port),
@@ -75,13 +83,13 @@ def configs(tmp: Path) -> dict[str, Any]:
         ],
     }
     if shutil.which("indiserver"):
-        out["indiserver 1.9.9, exdriver"] = lambda port, n: [
+        out["indiserver 1.9.9, exdriver (C)"] = lambda port, n: [
             "indiserver",
             "-p",
             str(port),
             "-u",
             f"/tmp/pi-indi-bench-{uuid.uuid4().hex}",  # noqa: S108 - abstract socket name
-            str(flood_exe),
+            str(flood_c),
         ]
     return out
 

@@ -44,6 +44,7 @@ from pi_indi.protocol import (
     DefSwitchVector,
     DefTextVector,
     DelProperty,
+    ElementStream,
     EnableBLOB,
     Event,
     GetProperties,
@@ -54,7 +55,10 @@ from pi_indi.protocol import (
     NewTextVector,
     PingReply,
     PingRequest,
+    PlainVector,
     SetBLOBVector,
+    check_plain,
+    decode_element,
     encode,
 )
 
@@ -377,14 +381,45 @@ def _set_parent_death_signal() -> None:  # pragma: no cover - runs in the child
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+class _DriverInput:
+    """The element stream from a driver process or a remote server, routed as it completes."""
+
+    def __init__(self, server: IPyServer, side: _DriverSide) -> None:
+        self.server = server
+        self.side = side
+        self.stream = ElementStream(
+            max_element=server.max_element, max_blob_element=server.max_blob_element
+        )
+
+    def feed(self, data: bytes) -> None:
+        stream = self.stream
+        server = self.server
+        side = self.side
+        stream.feed(data)
+        while True:
+            try:
+                item = stream.next_element()
+                if item is None:
+                    return
+                if (
+                    type(item) is PlainVector
+                    and item.tag[0] == "s"
+                    and server._relay_plain(side, item)
+                ):
+                    continue
+                event = decode_element(item)
+            except RemoteProtocolError as exc:
+                logger.warning("%s sent bad XML: %s", side.label, exc)
+                continue
+            server._from_driver(side, event)
+
+
 class _ExDriverProtocol(asyncio.SubprocessProtocol):
     """The pipes of one run of an executable driver, handled in loop callbacks."""
 
     def __init__(self, ex: _ExDriver) -> None:
         self.ex = ex
-        self.conn = Connection(
-            max_element=ex.server.max_element, max_blob_element=ex.server.max_blob_element
-        )
+        self.input = _DriverInput(ex.server, ex)
         self.stderr = b""
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -398,18 +433,7 @@ class _ExDriverProtocol(asyncio.SubprocessProtocol):
                 logger.info("%s: %s", self.ex.label, self.stderr.decode("utf-8", "replace"))
                 self.stderr = b""
             return
-        conn = self.conn
-        conn.receive_data(data)
-        server = self.ex.server
-        while True:
-            try:
-                event = conn.next_event()
-            except RemoteProtocolError as exc:
-                logger.warning("%s sent bad XML: %s", self.ex.label, exc)
-                continue
-            if event is NEED_DATA or event is CLOSED:
-                return
-            server._from_driver(self.ex, event)  # type: ignore[arg-type]
+        self.input.feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.stderr:
@@ -577,21 +601,10 @@ class _Remote(_DriverSide):
         self.deliver(
             EnableBLOB(policy=BLOBPolicy.ALSO if self.blob_enable else BLOBPolicy.NEVER), None
         )
-        conn = Connection(
-            max_element=self.server.max_element, max_blob_element=self.server.max_blob_element
-        )
+        stream = _DriverInput(self.server, self)
         try:
             while chunk := await reader.read(1 << 16):
-                conn.receive_data(chunk)
-                while True:
-                    try:
-                        event = conn.next_event()
-                    except RemoteProtocolError as exc:
-                        logger.warning("%s sent bad XML: %s", self.label, exc)
-                        continue
-                    if event is NEED_DATA or event is CLOSED:
-                        break
-                    self.server._from_driver(self, event)  # type: ignore[arg-type]
+                stream.feed(chunk)
         except OSError as exc:
             logger.warning("%s: %s", self.label, exc)
         finally:
@@ -850,28 +863,61 @@ class IPyServer:
                 owner.deliver(event, None)
             return
         device: str | None = getattr(event, "device", None)
-        if device is not None:
-            owner = self._owners.get(device)
-            if owner is None:
-                self._owners[device] = side
-                side.devices.add(device)
-            elif owner is not side:
-                key = (side.label, device)
-                if key not in self._duplicates_logged:
-                    self._duplicates_logged.add(key)
-                    logger.error(
-                        "%s also defines device %r, already served by %s; ignoring it",
-                        side.label,
-                        device,
-                        owner.label,
-                    )
-                return
+        if device is not None and not self._claim(side, device):
+            return
         name: str | None = getattr(event, "name", None)
         data = encode(event)
         for client in self._client_watch.of(device, name) if device else self._clients:
             if client.conn.blob_policy.wants(event):
                 client.write(data)
         self._to_snoopers(side, event, data)
+
+    def _claim(self, side: _DriverSide, device: str) -> bool:
+        """Record that *side* serves *device*; False if another driver already does."""
+        owner = self._owners.get(device)
+        if owner is side:
+            return True
+        if owner is None:
+            self._owners[device] = side
+            side.devices.add(device)
+            return True
+        key = (side.label, device)
+        if key not in self._duplicates_logged:
+            self._duplicates_logged.add(key)
+            logger.error(
+                "%s also defines device %r, already served by %s; ignoring it",
+                side.label,
+                device,
+                owner.label,
+            )
+        return False
+
+    def _relay_plain(self, side: _DriverSide, item: PlainVector) -> bool:
+        """Pass a plain set vector from a driver process on as its own bytes.
+
+        The commonest message of all, relayed without building an event and
+        encoding it again: checked as decoding would check it, then its text is
+        written to the clients that watch it. Returns False when the full path
+        is needed (a snooping driver wants it as an event, or XML is logged).
+        """
+        if self._stopped:
+            return True
+        device = item.attrs.get("device")
+        name = item.attrs.get("name")
+        if device is None or side.debug_enable or self._snoop_watch.of(device, name):
+            return False
+        try:
+            check_plain(item)
+        except RemoteProtocolError as exc:
+            logger.warning("%s sent an invalid element: %s", side.label, exc)
+            return True
+        if not self._claim(side, device):
+            return True
+        data = (item.raw + "\n").encode()
+        for client in self._client_watch.of(device, name):
+            if client.conn.blob_policy.wants_plain(device):
+                client.write(data)
+        return True
 
     def _to_snoopers(self, origin: _DriverSide | None, event: Event, data: bytes | None) -> None:
         device: str | None = getattr(event, "device", None)

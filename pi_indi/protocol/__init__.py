@@ -7,7 +7,7 @@ socket, starts an event loop, reads a clock or logs: a test makes sure of it.
 from __future__ import annotations
 
 from pi_indi.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from pi_indi.protocol._codec import decode_element, encode
+from pi_indi.protocol._codec import check_plain, decode_element, encode
 from pi_indi.protocol._connection import CLOSED, NEED_DATA, BLOBPolicyTable, Connection
 from pi_indi.protocol._enums import BLOBPolicy, Permission, PropertyState, SwitchRule, SwitchState
 from pi_indi.protocol._events import (
@@ -52,7 +52,7 @@ from pi_indi.protocol._format import (
     parse_number,
     parse_timestamp,
 )
-from pi_indi.protocol._xml import Element, ElementStream
+from pi_indi.protocol._xml import Element, ElementStream, PlainVector
 
 __all__ = [
     "CLOSED",
@@ -88,6 +88,7 @@ __all__ = [
     "Permission",
     "PingReply",
     "PingRequest",
+    "PlainVector",
     "PropertyState",
     "ProtocolError",
     "RemoteProtocolError",
@@ -100,6 +101,7 @@ __all__ = [
     "SwitchRule",
     "SwitchState",
     "blob_size",
+    "check_plain",
     "decode_base64",
     "decode_element",
     "encode",

@@ -54,7 +54,7 @@ from pi_indi.protocol._format import (
 )
 from pi_indi.protocol._xml import Element, PlainVector, unescape
 
-__all__ = ["decode_element", "encode"]
+__all__ = ["check_plain", "decode_element", "encode"]
 
 # -- Encoding ------------------------------------------------------------------------
 
@@ -600,10 +600,10 @@ def _plain_number(text: str) -> bool:
         return False
 
 
-def _decode_plain(item: PlainVector) -> Event:
+def _check_plain(item: PlainVector) -> dict[str, Any]:
     # The fast path's twin of the decoders above: the same checks, written
-    # out for the commonest messages, building the event without running its
-    # constructor's checks a second time. Tests compare both paths.
+    # out for the commonest messages. Returns the event's fields but the
+    # timestamp. Tests compare both paths.
     attrs = item.attrs
     tag = item.tag
     device = attrs.get("device")
@@ -638,14 +638,7 @@ def _decode_plain(item: PlainVector) -> Event:
                 raise _Invalid(f"light value of {member!r} is {text!r}") from None
         else:
             values[member] = text
-    raw_ts = attrs.get("timestamp")
-    timestamp = parse_timestamp(raw_ts) if raw_ts else None
-    cls = _PLAIN_CLASSES[tag]
-    event = object.__new__(cls)
-    _setattr(event, "device", device)
-    _setattr(event, "name", name)
-    _setattr(event, "timestamp", timestamp)
-    _setattr(event, "values", values)
+    fields: dict[str, Any] = {"device": device, "name": name, "values": values}
     if tag[0] == "s":
         state = attrs.get("state")
         if state is not None:
@@ -653,16 +646,46 @@ def _decode_plain(item: PlainVector) -> Event:
                 state = _STATES[state]
             except KeyError:
                 raise _Invalid(f"<{tag}> has an invalid state {state!r}") from None
-        _setattr(event, "state", state)
-        _setattr(event, "message", attrs.get("message"))
+        fields["state"] = state
+        fields["message"] = attrs.get("message")
         if kind != "Light":
             timeout = attrs.get("timeout")
             if timeout is not None:
                 timeout = timeout.strip()
                 if not _plain_number(timeout):
                     _number(timeout, "timeout")
-            _setattr(event, "timeout", timeout)
+            fields["timeout"] = timeout
+    return fields
+
+
+def _decode_plain(item: PlainVector) -> Event:
+    fields = _check_plain(item)
+    raw_ts = item.attrs.get("timestamp")
+    event = object.__new__(_PLAIN_CLASSES[item.tag])
+    _setattr(event, "timestamp", parse_timestamp(raw_ts) if raw_ts else None)
+    for key, value in fields.items():
+        _setattr(event, key, value)
     return event  # type: ignore[no-any-return]
+
+
+def check_plain(item: PlainVector) -> None:
+    """Check a fast-path vector as decoding it would, without making the event.
+
+    For relays, which forward the element's own text once it is known good.
+
+    Raises:
+        RemoteProtocolError: with ``well_formed=True``, as :func:`decode_element` would.
+    """
+    try:
+        _check_plain(item)
+    except (_Invalid, LocalProtocolError) as exc:
+        raise RemoteProtocolError(
+            str(exc),
+            well_formed=True,
+            tag=item.tag,
+            device=item.attrs.get("device"),
+            name=item.attrs.get("name"),
+        ) from None
 
 
 _PLAIN_CLASSES: dict[str, type[Any]] = {

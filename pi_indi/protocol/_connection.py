@@ -70,6 +70,10 @@ class BLOBPolicyTable:
                 return found
         return self._devices.get(device, self._default)
 
+    def wants_plain(self, device: str) -> bool:
+        """Whether this peer wants a non-BLOB message about *device*."""
+        return self._devices.get(device, self._default) is not BLOBPolicy.ONLY
+
     def wants(self, event: Event) -> bool:
         """Whether this peer should be sent *event* under its BLOB choices."""
         if type(event) is SetBLOBVector:

@@ -167,14 +167,20 @@ class Element:
 
 
 class PlainVector:
-    """A set/new vector read by the fast path: members as (name, raw text) pairs."""
+    """A set/new vector read by the fast path: members as (name, raw text) pairs.
 
-    __slots__ = ("attrs", "members", "tag")
+    ``raw`` is the element's own text, for relays that pass it on unchanged.
+    """
 
-    def __init__(self, tag: str, attrs: dict[str, str], members: list[tuple[str, str]]) -> None:
+    __slots__ = ("attrs", "members", "raw", "tag")
+
+    def __init__(
+        self, tag: str, attrs: dict[str, str], members: list[tuple[str, str]], raw: str
+    ) -> None:
         self.tag = tag
         self.attrs = attrs
         self.members = members
+        self.raw = raw
 
 
 def _parse_attrs(raw: str, tag: str) -> dict[str, str]:
@@ -346,7 +352,9 @@ class ElementStream:
                         attrs = dict(pairs)
                         if len(attrs) != len(pairs):
                             raise self._error(f"duplicate attribute in <{tag}>", skip_to=self._pos)
-                        return PlainVector(tag, attrs, _PLAIN_MEMBER.findall(body))
+                        return PlainVector(
+                            tag, attrs, _PLAIN_MEMBER.findall(body), buf[m.start(1) - 1 : m.end()]
+                        )
             if self._resync:
                 m = _TOP_LEVEL_START.search(buf, pos)
                 if m is None:
