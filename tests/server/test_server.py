@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -298,3 +300,27 @@ async def test_whole_device_deletion_reaches_watchers(serve):
     await client.expect(is_(DefSwitchVector, name="MODE"))
     await driver["Dev"].send_delProperty()
     await client.expect(is_(DelProperty, device="Dev", name=None))
+
+
+async def test_invalid_output_from_an_exdriver_is_dropped_and_the_rest_relayed(serve, tmp_path):
+    script = tmp_path / "noisy"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        f"exec(open({str(Path(__file__).with_name('noisy_driver.py'))!r}).read())\n"
+    )
+    script.chmod(0o755)
+    server = ipd.IPyServer(host="127.0.0.1", port=0)
+    server.add_exdriver(str(script))
+    task = asyncio.create_task(server.asyncrun())
+    try:
+        await server.listening.wait()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        client = Client(reader, writer)
+        await client.send(GetProperties(device="Noisy"))
+        good = await client.expect(is_(SetNumberVector, device="Noisy"))
+        assert good.values == {"x": "2"}
+        assert good.state is PropertyState.BUSY
+        client.close()
+    finally:
+        server.shutdown()
+        await task
