@@ -318,6 +318,7 @@ async def test_invalid_output_from_an_exdriver_is_dropped_and_the_rest_relayed(s
         client = Client(reader, writer)
         await client.send(GetProperties(device="Noisy"))
         good = await client.expect(is_(SetNumberVector, device="Noisy"))
+        assert isinstance(good, SetNumberVector)
         assert good.values == {"x": "2"}
         assert good.state is PropertyState.BUSY
         client.close()
