@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -325,3 +326,58 @@ async def test_invalid_output_from_an_exdriver_is_dropped_and_the_rest_relayed(s
     finally:
         server.shutdown()
         await task
+
+
+async def _bystander_still_served(server: Any, bystander: Client) -> None:
+    await bystander.send(NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "9"}))
+    got = await bystander.expect(is_(SetNumberVector, name="LEVEL"))
+    assert isinstance(got, SetNumberVector)
+    assert got.values == {"PCT": "9"}
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param(bytes(range(256)) * 64, id="binary-garbage"),
+        pytest.param(b"<getProperties " + b"a" * (10 << 20), id="10MB-tag"),
+        pytest.param(
+            b'<newTextVector device="Dev" name="NOTE"><oneText name="TEXT">'
+            + b"x" * (2 << 20)
+            + b"</oneText></newTextVector>",
+            id="2MB-element",
+        ),
+        pytest.param(
+            b'<!DOCTYPE lolz [<!ENTITY lol "lol">]><message message="&lol;"/>', id="entity"
+        ),
+    ],
+)
+async def test_hostile_client_is_closed_and_a_bystander_is_unaffected(serve, attack):
+    server = await serve(Recorder(make_device()))
+    bystander = await server.connect()
+    await bystander.send(GetProperties(device="Dev"))
+    await bystander.expect(is_(DefNumberVector, name="LEVEL"))
+    hostile = await server.connect()
+    with contextlib.suppress(ConnectionError):  # closed while still sending: fine
+        await hostile.send(attack)
+    assert await hostile.closed(timeout=10)
+    await _bystander_still_served(server, bystander)
+
+
+async def test_two_hundred_connect_disconnect_cycles_leave_nothing_behind(serve):
+    server = await serve(Recorder(make_device()), maxconnections=3)
+    bystander = await server.connect()
+    await bystander.send(GetProperties(device="Dev"))
+    for _ in range(200):
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(encode(GetProperties(device="Dev")))
+        writer.close()
+        await writer.wait_closed()
+    async with asyncio.timeout(5):
+        while len(server._clients) > 1:
+            await asyncio.sleep(0.01)
+    # Slots came back: two more clients fit under maxconnections=3.
+    extra = [await server.connect() for _ in range(2)]
+    for client in extra:
+        await client.send(PingRequest(uid="ok"))
+        await client.expect(is_(PingReply, uid="ok"))
+    await _bystander_still_served(server, bystander)
