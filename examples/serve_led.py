@@ -15,8 +15,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from examples.led_driver import make_driver  # noqa: E402
-from pi_indi import IPyServer  # noqa: E402
+from examples.led_driver import make_driver
+from pi_indi import IPyServer
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

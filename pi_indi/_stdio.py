@@ -22,7 +22,7 @@ import socket
 import stat
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from pi_indi.driver import DriverLink
@@ -229,24 +229,14 @@ class StdioLink(DriverLink):
             loop.remove_reader(self._infd)
             self._wake.set()
             return
-        conn = self._conn
-        conn.receive_data(data)
         queue = driver._inbox
         backlog = self._backlog
-        while True:
-            try:
-                event = conn.next_event()
-            except RemoteProtocolError as exc:
-                # Garbage on stdin: report it and carry on with the next element.
-                logger.warning("ignored bad input on stdin: %s", exc)
-                continue
-            if event is NEED_DATA or event is CLOSED:
-                break
+        for event in self._events(data):
             if not backlog and queue is not None and not queue.full():
-                driver._log_rx(event)  # type: ignore[arg-type]
-                queue.put_nowait(event)  # type: ignore[arg-type]
+                driver._log_rx(event)
+                queue.put_nowait(event)
             else:
-                backlog.append(event)  # type: ignore[arg-type]
+                backlog.append(event)
         if backlog:
             # Stop reading until the driver has taken what is waiting.
             loop.remove_reader(self._infd)
@@ -271,7 +261,7 @@ class StdioLink(DriverLink):
             logger.error("attached BLOB descriptors were truncated by the kernel")
         return data
 
-    async def _feed(self, driver: IPyDriver, chunk: bytes) -> None:
+    def _events(self, chunk: bytes) -> Iterator[Event]:
         conn = self._conn
         conn.receive_data(chunk)
         while True:
@@ -283,7 +273,11 @@ class StdioLink(DriverLink):
                 continue
             if event is NEED_DATA or event is CLOSED:
                 return
-            await driver._receive(event)  # type: ignore[arg-type]
+            yield event  # type: ignore[misc]
+
+    async def _feed(self, driver: IPyDriver, chunk: bytes) -> None:
+        for event in self._events(chunk):
+            await driver._receive(event)
 
     def close(self) -> None:
         """Flush what can be written and release the descriptors."""

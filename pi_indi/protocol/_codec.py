@@ -679,13 +679,17 @@ def check_plain(item: PlainVector) -> None:
     try:
         _check_plain(item)
     except (_Invalid, LocalProtocolError) as exc:
-        raise RemoteProtocolError(
-            str(exc),
-            well_formed=True,
-            tag=item.tag,
-            device=item.attrs.get("device"),
-            name=item.attrs.get("name"),
-        ) from None
+        raise _remote_error(str(exc), item) from None
+
+
+def _remote_error(msg: str, elem: Element | PlainVector) -> RemoteProtocolError:
+    return RemoteProtocolError(
+        msg,
+        well_formed=True,
+        tag=elem.tag,
+        device=elem.attrs.get("device"),
+        name=elem.attrs.get("name"),
+    )
 
 
 _PLAIN_CLASSES: dict[str, type[Any]] = {
@@ -740,31 +744,13 @@ def decode_element(
         try:
             return _decode_plain(elem)
         except (_Invalid, LocalProtocolError) as exc:
-            raise RemoteProtocolError(
-                str(exc),
-                well_formed=True,
-                tag=elem.tag,
-                device=elem.attrs.get("device"),
-                name=elem.attrs.get("name"),
-            ) from None
+            raise _remote_error(str(exc), elem) from None
     assert type(elem) is Element  # noqa: S101 - for the type checker
     try:
         decoder = _DECODERS[elem.tag]
     except KeyError:
-        raise RemoteProtocolError(
-            f"unknown element <{elem.tag}>",
-            well_formed=True,
-            tag=elem.tag,
-            device=elem.attrs.get("device"),
-            name=elem.attrs.get("name"),
-        ) from None
+        raise _remote_error(f"unknown element <{elem.tag}>", elem) from None
     try:
         return decoder(elem, take_attachment)
     except (_Invalid, LocalProtocolError) as exc:
-        raise RemoteProtocolError(
-            str(exc),
-            well_formed=True,
-            tag=elem.tag,
-            device=elem.attrs.get("device"),
-            name=elem.attrs.get("name"),
-        ) from None
+        raise _remote_error(str(exc), elem) from None
