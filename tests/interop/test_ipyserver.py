@@ -104,27 +104,8 @@ def test_ccd_blob_reaches_the_client_that_asked_and_no_other(tmp_path: Path):
     with peers.ipyserver(tmp_path, "--exdriver", "indi_simulator_ccd") as server:
         wants, never = RawClient(server.port), RawClient(server.port)
         try:
-            for client in (wants, never):
-                client.send(GetProperties(device="CCD Simulator"))
-            wants.wait_for(lambda e: getattr(e, "name", "") == "CONNECTION", 15)
-            wants.send(EnableBLOB(device="CCD Simulator", policy=BLOBPolicy.ALSO))
-            wants.send(
-                NewSwitchVector(
-                    device="CCD Simulator", name="CONNECTION", values={"CONNECT": SwitchState.ON}
-                )
-            )
-            wants.wait_for(lambda e: isinstance(e, DefBLOBVector), 15)
-            wants.wait_for(lambda e: getattr(e, "name", "") == "CCD_EXPOSURE", 15)
-            wants.send(
-                NewNumberVector(
-                    device="CCD Simulator",
-                    name="CCD_EXPOSURE",
-                    values={"CCD_EXPOSURE_VALUE": "0.1"},
-                )
-            )
-            blob = wants.wait_for(lambda e: isinstance(e, SetBLOBVector) and bool(e.blobs), 30)
-            assert isinstance(blob, SetBLOBVector)
-            image = blob.blobs[0]
+            never.send(GetProperties(device="CCD Simulator"))
+            image = _expose_and_wait_for_image(wants).blobs[0]
             assert len(image.data) > 1000
             assert image.format.startswith(".fits")
             never.collect(1.0)
@@ -133,6 +114,44 @@ def test_ccd_blob_reaches_the_client_that_asked_and_no_other(tmp_path: Path):
         finally:
             wants.close()
             never.close()
+
+
+def _expose_and_wait_for_image(client: RawClient) -> SetBLOBVector:
+    client.send(GetProperties(device="CCD Simulator"))
+    client.wait_for(lambda e: getattr(e, "name", "") == "CONNECTION", 15)
+    client.send(EnableBLOB(device="CCD Simulator", policy=BLOBPolicy.ALSO))
+    client.send(
+        NewSwitchVector(
+            device="CCD Simulator", name="CONNECTION", values={"CONNECT": SwitchState.ON}
+        )
+    )
+    client.wait_for(lambda e: isinstance(e, DefBLOBVector), 15)
+    client.wait_for(lambda e: getattr(e, "name", "") == "CCD_EXPOSURE", 15)
+    client.send(
+        NewNumberVector(
+            device="CCD Simulator",
+            name="CCD_EXPOSURE",
+            values={"CCD_EXPOSURE_VALUE": "0.1"},
+        )
+    )
+    blob = client.wait_for(lambda e: isinstance(e, SetBLOBVector) and bool(e.blobs), 30)
+    assert isinstance(blob, SetBLOBVector)
+    return blob
+
+
+def test_blobs_cross_a_remote_link_when_enabled(tmp_path: Path):
+    with (
+        peers.indiserver(tmp_path, "indi_simulator_ccd") as upstream,
+        peers.ipyserver(tmp_path, "--remote", f"127.0.0.1:{upstream.port}", "--blobs") as server,
+    ):
+        wait_until(lambda: server.value("CCD Simulator.CONNECTION.CONNECT") == "Off", 15)
+        client = RawClient(server.port)
+        try:
+            image = _expose_and_wait_for_image(client).blobs[0]
+        finally:
+            client.close()
+    assert image.format.startswith(".fits")
+    assert image.size >= len(image.data) > 1000
 
 
 def test_exdriver_killed_is_deleted_for_clients_and_restarted(tmp_path: Path):
@@ -185,3 +204,32 @@ def test_indiserver_chains_to_ipyserver(tmp_path: Path):
         downstream.setprop("Demo.NUMBER.VALUE=33")
         wait_until(lambda: upstream.value("Demo.NUMBER.VALUE") == "33")
         wait_until(lambda: downstream.value("Demo.NUMBER.VALUE") == "33")
+
+
+def test_no_exdriver_outlives_a_server_killed_with_sigkill(tmp_path: Path):
+    # A driver that never reads stdin, so only the parent-death signal can end
+    # it: closing its pipes would not.
+    stubborn = tmp_path / "stubborn_driver"
+    stubborn.write_text("#!/bin/sh\nexec sleep 600\n")
+    stubborn.chmod(0o755)
+    with peers.ipyserver(tmp_path, "--exdriver", str(stubborn)) as server:
+        wait_until(lambda: "started" in server.log_text(), 10)
+        out = subprocess.run(
+            ["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True, check=False
+        )
+        children = [int(p) for p in out.stdout.split()]
+        assert children
+        server.proc.kill()  # the server only, not its process group
+        server.proc.wait()
+
+        def gone() -> bool:
+            return all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in children)
+
+        wait_until(gone, 10)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
