@@ -201,8 +201,10 @@ class StdioLink(DriverLink):
                     await self._wake.wait()
                     self._wake.clear()
                     while self._backlog:
-                        # The driver's queue was full: wait for room, in order.
-                        await driver._receive(self._backlog.popleft())
+                        # The driver's queue was full: wait for room, in order,
+                        # leaving each queued here until the driver takes it.
+                        await driver._receive(self._backlog[0])
+                        self._backlog.popleft()
                     if self._eof:
                         break
                     if self._paused:

@@ -26,9 +26,6 @@ from pi_indi.protocol import (
     Event,
     GetProperties,
     NewBLOBVector,
-    NewNumberVector,
-    NewSwitchVector,
-    NewTextVector,
     SetBLOBVector,
     SetLightVector,
     SetNumberVector,
@@ -319,6 +316,3 @@ def snoop_event(source: Event) -> SnoopEvent | None:
     """The snoop event for a protocol event, or None if it is not snoopable."""
     cls = _SNOOP_CLASSES.get(type(source))
     return cls(source) if cls is not None else None
-
-
-NEW_EVENT_TYPES = (NewSwitchVector, NewTextVector, NewNumberVector, NewBLOBVector)

@@ -38,11 +38,6 @@ from pi_indi.protocol import (
     BLOBPolicy,
     BLOBPolicyTable,
     Connection,
-    DefBLOBVector,
-    DefLightVector,
-    DefNumberVector,
-    DefSwitchVector,
-    DefTextVector,
     DelProperty,
     ElementStream,
     EnableBLOB,
@@ -67,7 +62,6 @@ __all__ = ["IPyServer"]
 logger = logging.getLogger(__name__)
 
 _NEW = (NewSwitchVector, NewTextVector, NewNumberVector, NewBLOBVector)
-_DEF = (DefTextVector, DefNumberVector, DefSwitchVector, DefLightVector, DefBLOBVector)
 
 # indiserver's default for -m: clients more than this far behind are dropped.
 DEFAULT_CLIENT_QUEUE = 128 << 20
@@ -349,7 +343,10 @@ class _InProcess(_DriverSide, DriverLink):
             while not inbox:
                 self.wakeup.clear()
                 await self.wakeup.wait()
-            await driver._receive(inbox.popleft())
+            # Leave it queued until the driver takes it, so deliver() cannot
+            # pass it by putting a later request straight into the driver.
+            await driver._receive(inbox[0])
+            inbox.popleft()
             if self.paused and len(inbox) <= _DRIVER_INBOX_LOW:
                 for client in self.paused:
                     client.resume()

@@ -25,6 +25,7 @@ from pi_indi.protocol import (
     Message,
     NewNumberVector,
     NewSwitchVector,
+    NewTextVector,
     OneBLOB,
     PingReply,
     PingRequest,
@@ -381,3 +382,26 @@ async def test_two_hundred_connect_disconnect_cycles_leave_nothing_behind(serve)
         await client.send(PingRequest(uid="ok"))
         await client.expect(is_(PingReply, uid="ok"))
     await _bystander_still_served(server, bystander)
+
+
+async def test_a_flood_of_requests_reaches_rxevent_complete_and_in_order(serve):
+    seen: list[str] = []
+
+    class Slow(ipd.IPyDriver):
+        async def rxevent(self, event: Any) -> None:
+            seen.append(event["TEXT"])
+            await asyncio.sleep(0)
+
+    server = await serve(Slow(make_device()))
+    client = await server.connect()
+    count = 3000  # more than the driver's queue and the server's own pause mark
+    await client.send(
+        b"".join(
+            encode(NewTextVector(device="Dev", name="NOTE", values={"TEXT": str(i)}))
+            for i in range(count)
+        )
+    )
+    async with asyncio.timeout(20):
+        while len(seen) < count:
+            await asyncio.sleep(0.01)
+    assert seen == [str(i) for i in range(count)]
