@@ -45,18 +45,20 @@ REPEATS = 5
 STAMP = datetime(2026, 11, 22, 1, 2, 3, 456789)
 
 
+def pi_event(i: int) -> SetNumberVector:
+    return SetNumberVector(
+        device="bench",
+        name="counter",
+        state=PropertyState.OK,
+        timeout="0",
+        timestamp=STAMP,
+        values={"value": str(i)},
+    )
+
+
 def pi_encode(n: int) -> None:
     for i in range(n):
-        encode(
-            SetNumberVector(
-                device="bench",
-                name="counter",
-                state=PropertyState.OK,
-                timeout="0",
-                timestamp=STAMP,
-                values={"value": str(i)},
-            )
-        )
+        encode(pi_event(i))
 
 
 def ipd_encode(n: int) -> None:
@@ -77,19 +79,7 @@ def ipd_encode(n: int) -> None:
 
 
 def stream(n: int) -> bytes:
-    return b"".join(
-        encode(
-            SetNumberVector(
-                device="bench",
-                name="counter",
-                state=PropertyState.OK,
-                timeout="0",
-                timestamp=STAMP,
-                values={"value": str(i)},
-            )
-        )
-        for i in range(n)
-    )
+    return b"".join(encode(pi_event(i)) for i in range(n))
 
 
 def chunks(data: bytes, size: int = 65536) -> list[bytes]:

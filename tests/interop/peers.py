@@ -90,6 +90,19 @@ class Peer:
     def value(self, spec: str) -> str | None:
         return self.getprop(spec).get(spec)
 
+    def eval_waits_until_true(self, expression: str, make_true: Callable[[], None]) -> None:
+        """Start ``indi_eval -w``, check it waits, make the expression true, see it exit 0."""
+        with subprocess.Popen(
+            ["indi_eval", "-p", str(self.port), "-t", "10", "-w", expression],
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as watcher:
+            time.sleep(0.5)
+            assert watcher.poll() is None, "indi_eval should still be waiting"
+            make_true()
+            _, err = watcher.communicate(timeout=10)
+            assert watcher.returncode == 0, err
+
     def send_raw(self, xml: bytes) -> None:
         with socket.create_connection(("127.0.0.1", self.port)) as s:
             s.sendall(xml)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,16 +95,9 @@ def test_text_with_markup_characters_round_trips(indiserver):
 
 
 def test_indi_eval_watches_until_an_update_makes_it_true(indiserver):
-    with subprocess.Popen(
-        ["indi_eval", "-p", str(indiserver.port), "-t", "10", "-w", '"Demo.NUMBER.VALUE" > 50'],
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as watcher:
-        time.sleep(0.5)
-        assert watcher.poll() is None, "indi_eval should still be waiting"
-        assert indiserver.run("indi_setprop", "Demo.NUMBER.VALUE=60").returncode == 0
-        _, err = watcher.communicate(timeout=10)
-        assert watcher.returncode == 0, err
+    indiserver.eval_waits_until_true(
+        '"Demo.NUMBER.VALUE" > 50', lambda: indiserver.setprop("Demo.NUMBER.VALUE=60")
+    )
 
 
 def test_blob_from_a_client_reaches_the_driver_through_indiserver_attachment(indiserver):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +41,9 @@ def test_indi_tools_list_set_and_watch_through_ipyserver(tmp_path: Path):
         wait_until(lambda: server.value("Demo.NUMBER.VALUE") == "12.5")
         server.setprop("Demo.TEXT.NOTE=set through pi-indi")
         wait_until(lambda: server.value("Demo.TEXT.NOTE") == "set through pi-indi")
-        with subprocess.Popen(
-            ["indi_eval", "-p", str(server.port), "-t", "10", "-w", '"Demo.NUMBER.VALUE" > 50'],
-            stderr=subprocess.PIPE,
-            text=True,
-        ) as watcher:
-            time.sleep(0.5)
-            assert watcher.poll() is None
-            server.setprop("Demo.NUMBER.VALUE=75")
-            _, err = watcher.communicate(timeout=10)
-            assert watcher.returncode == 0, err
+        server.eval_waits_until_true(
+            '"Demo.NUMBER.VALUE" > 50', lambda: server.setprop("Demo.NUMBER.VALUE=75")
+        )
 
 
 def test_indipyclient_lists_devices_and_sets_a_switch(tmp_path: Path):
