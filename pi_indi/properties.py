@@ -384,6 +384,8 @@ class PropertyVector(UserDict[str, Any], Generic[M]):
     """
 
     _member_type: ClassVar[type[PropertyMember]] = PropertyMember
+    # Lights never set it; the other vectors set it from their `perm` argument.
+    _perm = Permission.RO
     data: dict[str, M]
 
     def __init__(self, name: str, label: str | None, group: str | None, state: str) -> None:
@@ -473,8 +475,6 @@ class PropertyVector(UserDict[str, Any], Generic[M]):
     @perm.setter
     def perm(self, value: str) -> None:
         self._perm = Permission(_check_choice("perm", value, _PERMS))
-
-    _perm = Permission.RO
 
     @property
     def device(self) -> Device:

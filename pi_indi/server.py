@@ -120,12 +120,19 @@ class _Watchers:
                     del self.props[key]
 
     def of(self, device: str | None, name: str | None) -> set[Any]:
-        """The peers that want a message about *device* / *name*."""
+        """The peers that want a message about *device* / *name* (do not change it).
+
+        Called for every message: no new set is made unless two sets must be joined.
+        """
         if device is None:
             return self.all
-        found = self.all | self.devices.get(device, set())
-        if name is not None:
-            found = found | self.props.get((device, name), set())
+        by_device = self.devices.get(device)
+        by_prop = self.props.get((device, name)) if name is not None else None
+        if not by_device and not by_prop:
+            return self.all
+        found = self.all | by_device if by_device else set(self.all)
+        if by_prop:
+            found |= by_prop
         return found
 
 
@@ -300,8 +307,6 @@ class _Client(asyncio.Protocol):
 class _DriverSide:
     """Base of the peers that own devices: in-process drivers, executables, remotes."""
 
-    kind = "driver"
-
     def __init__(self, server: IPyServer, label: str) -> None:
         self.server = server
         self.label = label
@@ -322,8 +327,6 @@ class _DriverSide:
 
 class _InProcess(_DriverSide, DriverLink):
     """An IPyDriver running inside the server; also its DriverLink."""
-
-    kind = "in-process"
 
     def __init__(self, server: IPyServer, driver: IPyDriver) -> None:
         super().__init__(server, f"driver {type(driver).__name__}")
@@ -442,8 +445,6 @@ class _ExDriverProtocol(asyncio.SubprocessProtocol):
 class _ExDriver(_DriverSide):
     """An executable driver (any INDI driver speaking on stdin/stdout)."""
 
-    kind = "exdriver"
-
     def __init__(
         self, server: IPyServer, program: str, args: tuple[str, ...], max_restarts: int
     ) -> None:
@@ -554,8 +555,6 @@ class _ExDriver(_DriverSide):
 
 class _Remote(_DriverSide):
     """A link to another INDI server, whose devices this server re-exports."""
-
-    kind = "remote"
 
     def __init__(self, server: IPyServer, host: str, port: int, blob_enable: bool) -> None:
         super().__init__(server, f"remote {host}:{port}")
