@@ -7,8 +7,14 @@ gpiozero's ``exc.py``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import NamedTuple
+
 __all__ = [
+    "ConfigError",
+    "ConfigIssue",
     "DriverError",
+    "HardwareError",
     "LocalProtocolError",
     "NumberFormatError",
     "PiIndiError",
@@ -77,6 +83,42 @@ class RemoteProtocolError(ProtocolError):
 
 class DriverError(PiIndiError):
     """Base for driver-side failures."""
+
+
+class HardwareError(DriverError):
+    """The hardware refused: a pin is busy or missing, a pin library will not start.
+
+    Raised ``from`` the underlying gpiozero or OS error, with a message fit for
+    a user.
+    """
+
+
+class ConfigIssue(NamedTuple):
+    """One problem in a config file: where it is (a TOML path) and what is wrong."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(PiIndiError, ValueError):
+    """A config file is invalid.
+
+    Attributes:
+        issues: every problem found, each with its TOML path; the whole file
+            is checked before this is raised, so one run reports them all.
+        source: the file (or a description of the text) checked.
+    """
+
+    def __init__(self, issues: Iterable[ConfigIssue], source: str = "") -> None:
+        self.issues = list(issues)
+        self.source = source
+        where = f"{source}: " if source else ""
+        count = len(self.issues)
+        lines = "\n".join(f"  {issue}" for issue in self.issues)
+        super().__init__(f"{where}{count} problem{'s' if count != 1 else ''}\n{lines}")
 
 
 class NumberFormatError(PiIndiError, TypeError, ValueError):

@@ -1,0 +1,546 @@
+"""The appliance's config file: TOML in, frozen dataclasses out, every problem at once.
+
+Parsed with the stdlib ``tomllib``. Each table is checked against a frozen
+dataclass (towncrier's shape): the fields say the key names, the types, the
+defaults and, in their metadata (see :func:`option`), the allowed range and
+whether the value is a pin. Nothing stops at the first problem: the whole
+file is checked and :class:`~pi_indi.errors.ConfigError` lists every issue
+with its TOML path, with a did-you-mean for misspelt keys and driver names
+(mopidy's ``_did_you_mean``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pi_indi import registry
+from pi_indi.errors import ConfigError, ConfigIssue
+from pi_indi.registry import DriverRecord
+
+__all__ = [
+    "DEFAULT_PATH",
+    "PIN_FACTORIES",
+    "Config",
+    "DeviceConfig",
+    "GpioConfig",
+    "ServerConfig",
+    "StateConfig",
+    "config_to_dict",
+    "load_config",
+    "option",
+    "parse_config",
+]
+
+_MISSING: Any = dataclasses.MISSING
+
+
+def option(
+    default: Any = _MISSING,
+    *,
+    help: str,
+    min: float | None = None,
+    max: float | None = None,
+    pin: bool = False,
+    unit: str = "",
+) -> Any:
+    """A config option: a dataclass field with what the checker needs to know.
+
+    Args:
+        default: the value when the key is absent; leave it out to make the
+            key required. Tuples stand for TOML arrays.
+        help: one line for ``show-config``, ``init`` and the docs.
+        min: the smallest number allowed (numbers, and each number of an array).
+        max: the largest number allowed.
+        pin: the value is a GPIO pin (or, for an array, each item is): it is
+            checked against the board, and no two devices may share one.
+        unit: the unit of a number, for messages and docs.
+
+    Example::
+
+        @dataclass(frozen=True, kw_only=True)
+        class Options:
+            pin: int | str = option(help="the LED's pin", pin=True)
+            blink_on: float = option(1.0, help="seconds on when blinking", min=0.01)
+    """
+    metadata = {"help": help, "min": min, "max": max, "pin": pin, "unit": unit}
+    if default is _MISSING:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+# -- The core tables -----------------------------------------------------------------
+
+PIN_FACTORIES = ("auto", "lgpio", "rpigpio", "pigpio", "native", "mock")
+DEFAULT_PATH = "/etc/pi-indi.toml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """The ``[server]`` table: where and how the INDI server listens."""
+
+    # Every interface, as indiserver does: an appliance is reached from the LAN.
+    host: str = option(
+        "0.0.0.0",  # noqa: S104
+        help="address to listen on; 127.0.0.1 for local/SSH only",
+    )
+    port: int = option(7624, help="TCP port (7624 is INDI's)", min=1, max=65535)
+    maxconnections: int = option(5, help="most clients at once; one more is told so", min=1)
+    max_client_queue_mb: float = option(
+        128.0,
+        help="MiB of output a client may fall behind before it is dropped (indiserver -m)",
+        min=0.01,
+        unit="MiB",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpioConfig:
+    """The ``[gpio]`` table: which pin library drives the pins."""
+
+    pin_factory: Literal["auto", "lgpio", "rpigpio", "pigpio", "native", "mock"] = option(
+        "auto", help="gpiozero pin factory; mock simulates the pins anywhere"
+    )
+    mock_revision: str = option(
+        "d04170", help="the Raspberry Pi revision (hex) the mock factory simulates"
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Checks across keys: the revision is hex."""
+        try:
+            int(self.mock_revision, 16)
+        except ValueError:
+            return [("mock_revision", f"must be a hex board revision, not {self.mock_revision!r}")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateConfig:
+    """The ``[state]`` table: saving output states and restoring them at start."""
+
+    restore: bool = option(False, help="restore the outputs' last states at start")
+    directory: str = option(
+        "", help="where states are saved; default $STATE_DIRECTORY or /var/lib/pi-indi"
+    )
+
+    @property
+    def path(self) -> str:
+        """The state directory in effect."""
+        return self.directory or os.environ.get("STATE_DIRECTORY", "") or "/var/lib/pi-indi"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceConfig:
+    """One ``[[device]]`` table: a driver, the INDI device name, the driver's options.
+
+    Attributes:
+        path: the table's TOML path, such as ``device[2]``.
+        driver: the driver's entry point name, or ``module:Class``.
+        name: the INDI device name.
+        enabled: False to keep the table but serve nothing for it.
+        options: the driver's options (an ``options_class`` instance), or
+            None when the driver takes none or failed to load.
+        record: the driver as found (class, status and load error).
+    """
+
+    path: str
+    driver: str
+    name: str
+    enabled: bool = True
+    options: Any = None
+    record: DriverRecord | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """A whole config file, checked."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    gpio: GpioConfig = field(default_factory=GpioConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    devices: tuple[DeviceConfig, ...] = ()
+    source: str = "<defaults>"
+
+
+_DEVICE_KEYS = ("driver", "name", "enabled")
+_TOP_TABLES: dict[str, type[Any]] = {
+    "server": ServerConfig,
+    "gpio": GpioConfig,
+    "state": StateConfig,
+}
+
+
+# -- Checking ------------------------------------------------------------------------
+
+PinResolver = Callable[[int | str], str]
+DriverFinder = Callable[[str], "DriverRecord | None"]
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+class _Checker:
+    """Walks tables against dataclasses, collecting every issue."""
+
+    def __init__(self, resolve_pin: PinResolver | None) -> None:
+        self.issues: list[ConfigIssue] = []
+        self.resolve_pin = resolve_pin
+        # canonical pin -> where it was first used
+        self.pins: dict[str, str] = {}
+
+    def issue(self, path: str, message: str) -> None:
+        self.issues.append(ConfigIssue(path, message))
+
+    def table(
+        self, cls: type[Any], table: Mapping[str, Any], path: str, skip: Iterable[str] = ()
+    ) -> Any:
+        """An instance of *cls* from *table*, or None after recording issues."""
+        before = len(self.issues)
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        skipped = set(skip)
+        for key in table:
+            if key not in fields and key not in skipped:
+                where = f"{path}.{key}" if path else key
+                self.issue(where, f"unknown key{_did_you_mean(key, [*fields, *skipped])}")
+        values: dict[str, Any] = {}
+        for name, f in fields.items():
+            where = f"{path}.{name}" if path else name
+            if name in table:
+                ok, value = self.value(hints[name], table[name], f.metadata, where)
+                if ok:
+                    values[name] = value
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                self.issue(where, "is required")
+        if len(self.issues) > before:
+            return None
+        instance = cls(**values)
+        problems = getattr(instance, "problems", None)
+        if callable(problems):
+            for key, message in problems():
+                self.issue(f"{path}.{key}" if path else key, message)
+        return instance if len(self.issues) == before else None
+
+    def value(self, tp: Any, value: Any, meta: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin in (typing.Union, types.UnionType):
+            rest = [a for a in args if a is not type(None)]
+            inner = rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]  # noqa: UP007
+            return self.value(inner, value, meta, path)
+        if origin is typing.Literal:
+            if value in args and type(value) is type(args[0]):
+                return True, value
+            choices = ", ".join(repr(a) for a in args)
+            hint = _did_you_mean(value, [str(a) for a in args]) if isinstance(value, str) else ""
+            self.issue(path, f"must be one of {choices}, not {value!r}{hint}")
+            return False, None
+        if origin is tuple:
+            item_type = args[0]
+            items = value if isinstance(value, list) else [value]
+            if isinstance(value, dict):
+                self.issue(path, f"must be an array, not {_toml_type(value)}")
+                return False, None
+            if not items and meta.get("pin"):
+                self.issue(path, "must name at least one pin")
+                return False, None
+            out = []
+            ok = True
+            for i, item in enumerate(items):
+                where = f"{path}[{i}]" if isinstance(value, list) else path
+                good, converted = self.value(item_type, item, meta, where)
+                ok = ok and good
+                out.append(converted)
+            return ok, tuple(out)
+        if meta.get("pin"):
+            return self.pin(value, path)
+        if tp is bool:
+            if isinstance(value, bool):
+                return True, value
+            self.issue(path, f"must be true or false, not {_toml_type(value)} ({value!r})")
+            return False, None
+        if tp is int or tp is float:
+            return self.number(tp, value, meta, path)
+        if tp is str:
+            if isinstance(value, str):
+                return True, value
+            self.issue(path, f"must be a string, not {_toml_type(value)} ({value!r})")
+            return False, None
+        raise TypeError(f"{path}: options of type {tp!r} are not supported")
+
+    def number(self, tp: type, value: Any, meta: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+        wanted = "an integer" if tp is int else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.issue(path, f"must be {wanted}, not {_toml_type(value)} ({value!r})")
+            return False, None
+        if tp is int and not isinstance(value, int):
+            self.issue(path, f"must be an integer, not {value!r}")
+            return False, None
+        if not math.isfinite(value):
+            self.issue(path, f"must be a finite number, not {value!r}")
+            return False, None
+        lo, hi, unit = meta.get("min"), meta.get("max"), meta.get("unit", "")
+        unit = f" {unit}" if unit else ""
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            if lo is not None and hi is not None:
+                rule = f"between {lo:g} and {hi:g}{unit}"
+            elif lo is not None:
+                rule = f"at least {lo:g}{unit}"
+            else:
+                rule = f"at most {hi:g}{unit}"
+            self.issue(path, f"must be {rule}, not {value!r}")
+            return False, None
+        return True, tp(value)
+
+    def pin(self, value: Any, path: str) -> tuple[bool, Any]:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            self.issue(path, f"must be a pin number or name like 'GPIO17', not {value!r}")
+            return False, None
+        if self.resolve_pin is None:
+            return True, str(value)
+        try:
+            canonical = self.resolve_pin(value)
+        except ValueError as exc:
+            self.issue(path, str(exc))
+            return False, None
+        first = self.pins.get(canonical)
+        if first is not None:
+            self.issue(path, f"{canonical} is already used by {first}")
+            return False, None
+        self.pins[canonical] = path
+        return True, canonical
+
+
+def _check_device(
+    checker: _Checker,
+    table: Any,
+    path: str,
+    find: DriverFinder,
+    known: Sequence[str],
+    names: dict[str, str],
+) -> DeviceConfig | None:
+    if not isinstance(table, dict):
+        checker.issue(path, f"must be a table, not {_toml_type(table)}")
+        return None
+    ok = True
+    driver = table.get("driver")
+    name = table.get("name")
+    if driver is None:
+        checker.issue(f"{path}.driver", "is required (one of: " + ", ".join(known) + ")")
+        ok = False
+    elif not isinstance(driver, str):
+        checker.issue(f"{path}.driver", f"must be a string, not {_toml_type(driver)}")
+        ok = False
+    if name is None:
+        checker.issue(f"{path}.name", "is required: the INDI device name clients see")
+        ok = False
+    elif not isinstance(name, str):
+        checker.issue(f"{path}.name", f"must be a string, not {_toml_type(name)}")
+        ok = False
+    elif not name or name != name.strip() or "." in name:
+        checker.issue(
+            f"{path}.name",
+            f"{name!r} is not a usable device name (not empty, no surrounding blanks,"
+            " no '.', which INDI tools use as a separator)",
+        )
+        ok = False
+    elif name in names:
+        checker.issue(f"{path}.name", f"{name!r} is already the name of {names[name]}")
+        ok = False
+    else:
+        names[name] = path
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        checker.issue(f"{path}.enabled", f"must be true or false, not {_toml_type(enabled)}")
+        ok = False
+    if not isinstance(driver, str):
+        return None
+    record = find(driver)
+    if record is None:
+        hint = _did_you_mean(driver, known)
+        if not hint:
+            hint = " (known drivers: " + ", ".join(known) + "; or 'module:Class')"
+        checker.issue(f"{path}.driver", f"unknown driver {driver!r}{hint}")
+        return None
+    options: Any = None
+    if record.cls is not None:
+        options_class = getattr(record.cls, "options_class", None)
+        if options_class is not None:
+            options = checker.table(options_class, table, path, skip=_DEVICE_KEYS)
+            ok = ok and options is not None
+        else:
+            for key in table:
+                if key not in _DEVICE_KEYS:
+                    checker.issue(
+                        f"{path}.{key}", f"unknown key: driver {driver!r} takes no options"
+                    )
+                    ok = False
+    if not ok:
+        return None
+    assert isinstance(name, str)  # noqa: S101 - checked above
+    return DeviceConfig(
+        path=path, driver=driver, name=name, enabled=enabled, options=options, record=record
+    )
+
+
+def _hardware_pins(gpio: GpioConfig) -> PinResolver | None:
+    try:
+        hardware = registry.load_hardware(
+            "gpio", pin_factory=gpio.pin_factory, mock_revision=gpio.mock_revision
+        )
+    except LookupError:
+        return None
+    return hardware.resolve_pin
+
+
+def parse_config(
+    text: str | bytes,
+    *,
+    source: str = "<string>",
+    resolve_pin: PinResolver | Literal["hardware"] | None = "hardware",
+    find: DriverFinder | None = None,
+    known_drivers: Sequence[str] | None = None,
+) -> Config:
+    """Check a whole config file and return it as frozen dataclasses.
+
+    Args:
+        text: the TOML.
+        source: where it came from, for messages.
+        resolve_pin: turns any pin spelling into its canonical name, raising
+            ValueError for a pin the board lacks; None checks only for pins
+            written the same way twice. The default asks the installed
+            hardware back end, set up as the ``[gpio]`` table says (its board:
+            the real one on a Pi, else the simulated one).
+        find: looks a driver up by name (default: :func:`pi_indi.registry.find_driver`).
+        known_drivers: the names offered for did-you-mean.
+
+    Raises:
+        ConfigError: listing every problem found, each with its TOML path.
+    """
+    if find is None:
+        find = registry.find_driver
+    if known_drivers is None:
+        known_drivers = registry.bundled_driver_names()
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError([ConfigIssue("", f"not UTF-8 text: {exc}")], source) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigIssue("", f"not valid TOML: {exc}")], source) from None
+
+    checker = _Checker(None)
+    sections: dict[str, Any] = {}
+    for key in data:
+        if key in _TOP_TABLES or key == "device":
+            continue
+        checker.issue(key, f"unknown table{_did_you_mean(key, [*_TOP_TABLES, 'device'])}")
+    for key, cls in _TOP_TABLES.items():
+        table = data.get(key, {})
+        if not isinstance(table, dict):
+            checker.issue(key, f"must be a table ([{key}]), not {_toml_type(table)}")
+            continue
+        sections[key] = checker.table(cls, table, key)
+    if resolve_pin == "hardware":
+        checker.resolve_pin = _hardware_pins(sections.get("gpio") or GpioConfig())
+    else:
+        checker.resolve_pin = resolve_pin
+    devices: list[DeviceConfig] = []
+    raw_devices = data.get("device", [])
+    if not isinstance(raw_devices, list):
+        checker.issue("device", "must be an array of tables ([[device]])")
+        raw_devices = []
+    names: dict[str, str] = {}
+    for index, table in enumerate(raw_devices):
+        path = f"device[{index}]"
+        if isinstance(table, dict) and isinstance(table.get("name"), str):
+            path = f"{path} ({table['name']!r})"
+        device = _check_device(checker, table, path, find, known_drivers, names)
+        if device is not None:
+            devices.append(device)
+    if checker.issues:
+        raise ConfigError(checker.issues, source)
+    return Config(
+        server=sections["server"],
+        gpio=sections["gpio"],
+        state=sections["state"],
+        devices=tuple(devices),
+        source=source,
+    )
+
+
+def load_config(path: str | os.PathLike[str], **kwargs: Any) -> Config:
+    """Read and check the config file at *path* (see :func:`parse_config`).
+
+    Raises:
+        ConfigError: the file cannot be read, or has problems (all listed).
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ConfigError([ConfigIssue("", f"cannot read it: {exc.strerror}")], source) from None
+    return parse_config(data, source=source, **kwargs)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not None
+        }
+    return value
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """The effective config, defaults filled in, as plain TOML values (for ``show-config``)."""
+    out: dict[str, Any] = {
+        "server": _plain(config.server),
+        "gpio": _plain(config.gpio),
+        "state": _plain(config.state),
+    }
+    devices = []
+    for device in config.devices:
+        table: dict[str, Any] = {
+            "driver": device.driver,
+            "name": device.name,
+            "enabled": device.enabled,
+        }
+        if device.options is not None:
+            table.update(_plain(device.options))
+        devices.append(table)
+    if devices:
+        out["device"] = devices
+    return out

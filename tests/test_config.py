@@ -1,0 +1,346 @@
+"""The config checker: a table of bad files, each with the exact messages expected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from pi_indi.config import (
+    Config,
+    config_to_dict,
+    load_config,
+    option,
+    parse_config,
+)
+from pi_indi.driver import IPyDriver
+from pi_indi.errors import ConfigError, ConfigIssue
+from pi_indi.registry import DriverRecord, DriverStatus
+from pi_indi_drivers._gpio import Gpio
+
+
+@dataclass(frozen=True, kw_only=True)
+class LampOptions:
+    pins: tuple[str, ...] = option(help="the lamps' pins", pin=True)
+    labels: tuple[str, ...] = option((), help="a label per pin")
+    active_high: bool = option(True, help="on is high")
+    frequency: float = option(100.0, help="PWM frequency", min=1, max=10000, unit="Hz")
+    count: int = option(1, help="how many", min=0)
+    mode: Literal["steady", "blink"] = option("steady", help="how it lights")
+    note: str | None = option(None, help="a note")
+
+    def problems(self) -> list[tuple[str, str]]:
+        if self.labels and len(self.labels) != len(self.pins):
+            return [("labels", f"has {len(self.labels)} labels for {len(self.pins)} pins")]
+        return []
+
+
+class LampDriver(IPyDriver):
+    """A lamp for the tests."""
+
+    options_class = LampOptions
+
+
+@dataclass(frozen=True, kw_only=True)
+class SonarOptions:
+    echo: str = option(help="echo pin", pin=True)
+    trigger: str = option(help="trigger pin", pin=True)
+
+
+class SonarDriver(IPyDriver):
+    """A distance sensor for the tests."""
+
+    options_class = SonarOptions
+
+
+class PlainDriver(IPyDriver):
+    """A driver that takes no options."""
+
+
+KNOWN = {"lamp": LampDriver, "sonar": SonarDriver, "plain": PlainDriver}
+
+
+def find(name: str) -> DriverRecord | None:
+    if name == "broken":
+        return DriverRecord(
+            name=name,
+            target="somewhere:Broken",
+            status=DriverStatus.LOAD_ERROR,
+            error="ImportError: no module named somewhere",
+        )
+    cls = KNOWN.get(name)
+    return DriverRecord(name=name, target=f"tests:{name}", cls=cls) if cls else None
+
+
+def parse(text: str) -> Config:
+    board = Gpio("mock")  # a Raspberry Pi 5's header
+    return parse_config(text, resolve_pin=board.resolve_pin, find=find, known_drivers=[*KNOWN])
+
+
+def issues_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    return [str(issue) for issue in info.value.issues]
+
+
+BAD_FILES = [
+    pytest.param(
+        "[server\nport = 1",
+        ["not valid TOML: Expected ']' at the end of a table declaration (at line 1, column 8)"],
+        id="toml-syntax",
+    ),
+    pytest.param(
+        "[server]\nport = 1\nport = 2",
+        ["not valid TOML: Cannot overwrite a value (at end of document)"],
+        id="duplicate-key",
+    ),
+    pytest.param(
+        "[sever]\nport = 1", ["sever: unknown table; did you mean 'server'?"], id="unknown-table"
+    ),
+    pytest.param(
+        "server = 5", ["server: must be a table ([server]), not an integer"], id="table-not-table"
+    ),
+    pytest.param(
+        "[server]\nprot = 7624\nport = 70000\nmaxconnections = 0\nhost = 1",
+        [
+            "server.prot: unknown key; did you mean 'port'?",
+            "server.host: must be a string, not an integer (1)",
+            "server.port: must be between 1 and 65535, not 70000",
+            "server.maxconnections: must be at least 1, not 0",
+        ],
+        id="server-table",
+    ),
+    pytest.param(
+        "[server]\nport = 7624.0",
+        ["server.port: must be an integer, not 7624.0"],
+        id="float-for-int",
+    ),
+    pytest.param(
+        "[server]\nport = true",
+        ["server.port: must be an integer, not a boolean (True)"],
+        id="bool-for-int",
+    ),
+    pytest.param(
+        "[server]\nmax_client_queue_mb = nan",
+        ["server.max_client_queue_mb: must be a finite number, not nan"],
+        id="nan",
+    ),
+    pytest.param(
+        '[gpio]\npin_factory = "lgpoi"',
+        [
+            "gpio.pin_factory: must be one of 'auto', 'lgpio', 'rpigpio', 'pigpio', 'native', 'mock', not 'lgpoi'; did you mean 'lgpio'?"
+        ],
+        id="factory-typo",
+    ),
+    pytest.param(
+        '[gpio]\nmock_revision = "pi5"',
+        ["gpio.mock_revision: must be a hex board revision, not 'pi5'"],
+        id="revision",
+    ),
+    pytest.param(
+        '[state]\nrestore = "yes"',
+        ["state.restore: must be true or false, not a string ('yes')"],
+        id="bool",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "lmap"\nname = "A"',
+        ["device[0] ('A').driver: unknown driver 'lmap'; did you mean 'lamp'?"],
+        id="driver-typo",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "zzz"\nname = "A"',
+        [
+            "device[0] ('A').driver: unknown driver 'zzz' (known drivers: lamp, sonar, plain; or 'module:Class')"
+        ],
+        id="driver-unknown",
+    ),
+    pytest.param(
+        "[[device]]\npins = [17]",
+        [
+            "device[0].driver: is required (one of: lamp, sonar, plain)",
+            "device[0].name: is required: the INDI device name clients see",
+        ],
+        id="device-missing-keys",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "lamp"\nname = "Roof.Lamp"\npins = [17]',
+        [
+            "device[0] ('Roof.Lamp').name: 'Roof.Lamp' is not a usable device name (not empty, no surrounding blanks, no '.', which INDI tools use as a separator)"
+        ],
+        id="name-with-dot",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "lamp"\nname = "A"\npins = [17]\n[[device]]\ndriver = "lamp"\nname = "A"\npins = [27]',
+        ["device[1] ('A').name: 'A' is already the name of device[0] ('A')"],
+        id="name-twice",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "lamp"\nname = "A"',
+        ["device[0] ('A').pins: is required"],
+        id="option-required",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "lamp"\nname = "A"\npins = [17, "BOARD11"]',
+        ["device[0] ('A').pins[1]: GPIO17 is already used by device[0] ('A').pins[0]"],
+        id="pin-twice-other-spelling",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "lamp"\nname = "A"\npins = ["J8:11"]\n'
+        '[[device]]\ndriver = "sonar"\nname = "B"\necho = 17\ntrigger = "GPIO18"',
+        ["device[1] ('B').echo: GPIO17 is already used by device[0] ('A').pins[0]"],
+        id="pin-twice-across-devices",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "lamp"\nname = "A"\npins = [99, "BOARD1", "GPIO17x", 2.5, []]',
+        [
+            "device[0] ('A').pins[0]: 99 is not a valid pin name on a 5B",
+            "device[0] ('A').pins[1]: BOARD1 is not a GPIO pin on a 5B",
+            "device[0] ('A').pins[2]: GPIO17x is not a valid pin name on a 5B",
+            "device[0] ('A').pins[3]: must be a pin number or name like 'GPIO17', not 2.5",
+            "device[0] ('A').pins[4]: must be a pin number or name like 'GPIO17', not []",
+        ],
+        id="pins-not-on-board",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "lamp"\nname = "A"\npins = []',
+        ["device[0] ('A').pins: must name at least one pin"],
+        id="pins-empty",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "lamp"\nname = "A"\npins = [17]\nactiv_high = false\n'
+        'frequency = "100"\ncount = -1\nmode = "blnk"\nnote = 3\nenabled = "no"',
+        [
+            "device[0] ('A').enabled: must be true or false, not a string",
+            "device[0] ('A').activ_high: unknown key; did you mean 'active_high'?",
+            "device[0] ('A').frequency: must be a number, not a string ('100')",
+            "device[0] ('A').count: must be at least 0, not -1",
+            "device[0] ('A').mode: must be one of 'steady', 'blink', not 'blnk'; did you mean 'blink'?",
+            "device[0] ('A').note: must be a string, not an integer (3)",
+        ],
+        id="options-all-at-once",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "lamp"\nname = "A"\npins = [17, 27]\nlabels = ["one"]',
+        ["device[0] ('A').labels: has 1 labels for 2 pins"],
+        id="cross-field",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "plain"\nname = "A"\npin = 4',
+        ["device[0] ('A').pin: unknown key: driver 'plain' takes no options"],
+        id="no-options",
+    ),
+    pytest.param(
+        'device = "x"', ["device: must be an array of tables ([[device]])"], id="device-not-array"
+    ),
+    pytest.param(
+        "[device]\nname = 'x'",
+        ["device: must be an array of tables ([[device]])"],
+        id="device-single-table",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_FILES)
+def test_bad_file_reports_every_problem(text: str, expected: list[str]):
+    assert issues_of(text) == expected
+
+
+def test_every_problem_of_a_file_is_reported_at_once():
+    text = (
+        '[server]\nport = 0\n[gpio]\npin_factory = "foo"\n'
+        '[[device]]\ndriver = "lamp"\nname = "A"\npins = [17]\n'
+        '[[device]]\ndriver = "lamp"\nname = "B"\npins = [17]\n'
+    )
+    assert len(issues_of(text)) == 3
+
+
+def test_error_text_lists_the_file_and_each_issue():
+    error = ConfigError(
+        [ConfigIssue("server.port", "must be between 1 and 65535, not 0"), ConfigIssue("", "x")],
+        "/etc/pi-indi.toml",
+    )
+    assert str(error) == (
+        "/etc/pi-indi.toml: 2 problems\n  server.port: must be between 1 and 65535, not 0\n  x"
+    )
+
+
+def test_defaults_fill_an_empty_file():
+    config = parse("")
+    assert config.server.host == "0.0.0.0"
+    assert config.server.port == 7624
+    assert config.server.maxconnections == 5
+    assert config.gpio.pin_factory == "auto"
+    assert config.state.restore is False
+    assert config.devices == ()
+
+
+def test_pins_in_any_spelling_become_canonical_names():
+    config = parse(
+        '[[device]]\ndriver = "lamp"\nname = "A"\npins = [4, "BCM5", "BOARD31", "J8:32", "WPI3"]'
+    )
+    assert config.devices[0].options.pins == ("GPIO4", "GPIO5", "GPIO6", "GPIO12", "GPIO22")
+
+
+def test_a_single_value_is_taken_for_an_array():
+    config = parse('[[device]]\ndriver = "lamp"\nname = "A"\npins = 17\nlabels = "Roof"')
+    assert config.devices[0].options.pins == ("GPIO17",)
+    assert config.devices[0].options.labels == ("Roof",)
+
+
+def test_integers_are_taken_for_floats():
+    config = parse('[[device]]\ndriver = "lamp"\nname = "A"\npins = [17]\nfrequency = 50')
+    assert config.devices[0].options.frequency == 50.0
+    assert isinstance(config.devices[0].options.frequency, float)
+
+
+def test_a_driver_that_fails_to_load_is_recorded_not_a_config_error():
+    config = parse('[[device]]\ndriver = "broken"\nname = "A"')
+    (device,) = config.devices
+    assert device.record is not None
+    assert device.record.status is DriverStatus.LOAD_ERROR
+    assert device.options is None
+
+
+def test_disabled_devices_are_kept():
+    config = parse('[[device]]\ndriver = "lamp"\nname = "A"\npins = [17]\nenabled = false')
+    assert config.devices[0].enabled is False
+
+
+def test_show_config_dict_has_defaults_and_canonical_pins():
+    config = parse('[[device]]\ndriver = "lamp"\nname = "A"\npins = ["BOARD11"]')
+    data = config_to_dict(config)
+    assert data["server"] == {
+        "host": "0.0.0.0",
+        "port": 7624,
+        "maxconnections": 5,
+        "max_client_queue_mb": 128.0,
+    }
+    assert data["device"] == [
+        {
+            "driver": "lamp",
+            "name": "A",
+            "enabled": True,
+            "pins": ["GPIO17"],
+            "labels": [],
+            "active_high": True,
+            "frequency": 100.0,
+            "count": 1,
+            "mode": "steady",
+        }
+    ]
+
+
+def test_load_config_reports_a_missing_file(tmp_path: Path):
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nope.toml")
+    assert [str(i) for i in info.value.issues] == ["cannot read it: No such file or directory"]
+
+
+def test_load_config_refuses_non_utf8(tmp_path: Path):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(b"[server]\nhost = '\xff'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, resolve_pin=None, find=find, known_drivers=[*KNOWN])
+    assert info.value.issues[0].message.startswith("not UTF-8 text")
