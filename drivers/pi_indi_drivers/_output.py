@@ -1,0 +1,132 @@
+"""What the bundled output drivers share: their devices, their saved state, refusals.
+
+An output driver makes its gpiozero devices with :meth:`OutputDriver.create`
+(so they are released when it stops, or when ``build()`` fails half way),
+applies every change through :meth:`OutputDriver.attempt` (a refusal from
+gpiozero, lgpio or the OS becomes the vector in Alert plus a message, never an
+exception out of ``rxevent``) and calls :meth:`OutputDriver.persist` after each
+change, which saves :meth:`OutputDriver.snapshot` for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pi_indi_drivers._base import OUTPUT_INTERFACE, GpioDriver
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from pi_indi.properties import PropertyVector
+    from pi_indi.registry import DriverContext
+
+__all__ = ["OutputDriver", "saved_number"]
+
+logger = logging.getLogger(__name__)
+
+
+def saved_number(
+    entry: Mapping[str, Any], key: str, default: float, low: float, high: float
+) -> float:
+    """``entry[key]`` when it is a number within low..high, else *default*.
+
+    Saved state is a file a person may edit; a value that no longer fits the
+    options is ignored rather than trusted.
+    """
+    value = entry.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    if not math.isfinite(value) or not low <= value <= high:
+        return default
+    return float(value)
+
+
+class OutputDriver(GpioDriver):
+    """Base of the bundled output drivers.
+
+    Subclasses implement :meth:`build` (making devices with :meth:`create`)
+    and :meth:`snapshot`; options with a ``restore`` field decide whether
+    :attr:`restoring` hands them the saved state.
+    """
+
+    interface = OUTPUT_INTERFACE
+
+    def __init__(self, context: DriverContext) -> None:
+        self._devices: list[Any] = []
+        try:
+            super().__init__(context)
+        except BaseException:
+            # build() failed part way: free the pins it already claimed.
+            self.close_hardware()
+            raise
+
+    # -- for subclasses --
+
+    def create(self, class_name: str, /, **kwargs: Any) -> Any:
+        """Make a gpiozero device that this driver releases when it stops.
+
+        Raises:
+            pi_indi.errors.HardwareError: gpiozero refused the device.
+        """
+        device = self.gpio.create(class_name, **kwargs)
+        self._devices.append(device)
+        return device
+
+    @property
+    def restoring(self) -> Mapping[str, Any]:
+        """The saved state to start from: empty unless there is one and ``restore`` is on."""
+        saved = self.saved_state
+        if saved is None or not getattr(self.options, "restore", True):
+            return {}
+        return saved
+
+    def snapshot(self) -> dict[str, Any]:
+        """The output state to persist (plain TOML values)."""
+        raise NotImplementedError
+
+    def persist(self) -> None:
+        """Save :meth:`snapshot` for the next start."""
+        try:
+            self.save_state(self.snapshot())
+        except Exception:
+            logger.exception("%s: could not save the output state", self.context.devicename)
+
+    async def attempt(self, vector: PropertyVector[Any], action: Callable[[], object]) -> bool:
+        """Run *action* (a call into gpiozero); on failure answer *vector* with Alert.
+
+        The vector's values are not touched, so the Alert carries the values
+        it had before the request, as libindi reverts a refused change.
+
+        Returns:
+            True when the action succeeded.
+        """
+        try:
+            action()
+        except Exception as exc:  # gpiozero, lgpio and the OS raise many kinds
+            logger.exception("%s: %s failed", self.context.devicename, vector.name)
+            await self.refuse(vector, str(exc) or type(exc).__name__)
+            return False
+        return True
+
+    async def refuse(self, vector: PropertyVector[Any], reason: str) -> None:
+        """Answer a request with *vector* in Alert and a message saying why."""
+        vector.state = "Alert"
+        await vector.send_setVector(message=f"[ERROR] {vector.name}: {reason}")
+
+    def start_task(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run *coro* as a task of this driver and return it (to cancel it early).
+
+        Tasks still running when the driver stops are cancelled.
+        """
+        return self._start_task(coro)
+
+    # -- GpioDriver --
+
+    def close_hardware(self) -> None:
+        """Release this driver's devices (their pins become free)."""
+        devices, self._devices = self._devices, []
+        for device in reversed(devices):
+            self.gpio.release(device)

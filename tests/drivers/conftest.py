@@ -1,0 +1,87 @@
+"""Bundled drivers on gpiozero's mock pin factory, served by a real IPyServer on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pi_indi import IPyServer
+from pi_indi.driver import IPyDriver
+from pi_indi.protocol import GetProperties
+from pi_indi.registry import DriverContext
+from pi_indi_drivers._gpio import Gpio
+from tests.server.test_server import Client
+
+
+@pytest.fixture
+def gpio() -> Iterator[Gpio]:
+    """The gpio back end on a fresh mock pin factory (PWM-capable pins), closed afterwards."""
+    backend = Gpio("mock")
+    backend.open()
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+@dataclass
+class SavedStates:
+    """What drivers asked to persist, by device name."""
+
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def make_context(
+    gpio: Gpio,
+    devicename: str,
+    options: Any,
+    saved: Mapping[str, Any] | None = None,
+    store: SavedStates | None = None,
+) -> DriverContext:
+    """A DriverContext as the appliance builds it; saved states go to *store*."""
+
+    def save(state: Mapping[str, Any]) -> None:
+        if store is not None:
+            store.states[devicename] = dict(state)
+
+    return DriverContext(
+        devicename=devicename, options=options, hardware=gpio, saved_state=saved, save_state=save
+    )
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Any]:
+    """``await serve(*drivers)`` runs an IPyServer on 127.0.0.1 and returns a connected Client.
+
+    The client has already sent ``getProperties``; the server and every client
+    are stopped when the test ends.
+    """
+    servers: list[tuple[IPyServer, asyncio.Task[Any]]] = []
+    clients: list[Client] = []
+
+    async def start(*drivers: IPyDriver) -> Client:
+        server = IPyServer(*drivers, host="127.0.0.1", port=0)
+        task = asyncio.create_task(server.asyncrun())
+        async with asyncio.timeout(5):
+            await server.listening.wait()
+        servers.append((server, task))
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        client = Client(reader, writer)
+        clients.append(client)
+        await client.send(GetProperties(version="1.7"))
+        return client
+
+    yield start
+    for client in clients:
+        client.writer.close()
+        with contextlib.suppress(Exception):
+            await client.writer.wait_closed()
+    for server, task in servers:
+        server.shutdown()
+        async with asyncio.timeout(10):
+            await task
