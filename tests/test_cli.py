@@ -1,0 +1,122 @@
+"""The pi-indi command: check-config, show-config, list-drivers, init, serve."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from pi_indi import cli
+from pi_indi.registry import bundled_driver_names
+
+BAD = """\
+[server]
+prot = 7624
+[gpio]
+pin_factory = "lgpoi"
+[[device]]
+driver = "led"
+name = "A"
+pins = [17]
+[[device]]
+driver = "relay"
+name = "B"
+pins = ["BOARD11"]
+"""
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pi_indi", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_check_config_lists_every_problem_and_exits_78(tmp_path: Path):
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD)
+    out = run_cli("check-config", "--config", str(path))
+    assert out.returncode == cli.EX_CONFIG == 78
+    assert out.stdout.splitlines() == [
+        f"pi-indi: {path}: 3 problems",
+        "  server.prot: unknown key; did you mean 'port'?",
+        "  gpio.pin_factory: must be one of 'auto', 'lgpio', 'rpigpio', 'pigpio', 'native',"
+        " 'mock', not 'lgpoi'; did you mean 'lgpio'?",
+        "  device[1] ('B').pins[0]: GPIO17 is already used by device[0] ('A').pins[0]",
+    ]
+
+
+def test_serve_refuses_a_bad_config_with_78_before_listening(tmp_path: Path):
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD)
+    out = run_cli("serve", "--mock", "--config", str(path), "--port", "0")
+    assert out.returncode == 78
+    assert "3 problems" in out.stderr
+
+
+def test_check_config_of_a_missing_file(tmp_path: Path):
+    out = run_cli("check-config", "--config", str(tmp_path / "none.toml"))
+    assert out.returncode == 78
+    assert "cannot read it: No such file or directory" in out.stdout
+
+
+def test_list_drivers_names_every_bundled_driver():
+    out = run_cli("list-drivers")
+    assert out.returncode == 0, out.stderr
+    listed = [line.split()[0] for line in out.stdout.splitlines() if line and line[0] != " "]
+    assert listed == bundled_driver_names()
+    assert "load error" not in out.stdout
+
+
+def test_init_writes_the_example_and_will_not_overwrite(tmp_path: Path):
+    path = tmp_path / "pi-indi.toml"
+    out = run_cli("init", str(path))
+    assert out.returncode == 0, out.stderr
+    assert path.read_text() == (Path(cli.__file__).parent / "example.toml").read_text()
+    again = run_cli("init", str(path))
+    assert again.returncode == 1
+    assert "exists; use --force" in again.stderr
+    assert run_cli("init", "--force", str(path)).returncode == 0
+
+
+def test_show_config_prints_the_effective_config_as_toml(tmp_path: Path):
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[server]\nport = 7000\n[[device]]\ndriver = "led"\nname = "A"\npins = ["J8:11"]\n'
+    )
+    out = run_cli("show-config", "--config", str(path))
+    assert out.returncode == 0, out.stderr
+    shown = tomllib.loads(out.stdout)
+    assert shown["server"] == {
+        "host": "0.0.0.0",
+        "port": 7000,
+        "maxconnections": 5,
+        "max_client_queue_mb": 128.0,
+    }
+    assert shown["gpio"]["pin_factory"] == "auto"
+    (device,) = shown["device"]
+    assert device["pins"] == ["GPIO17"]
+    assert device["driver"] == "led"
+
+
+@pytest.mark.parametrize(
+    "command", ["serve", "check-config", "show-config", "list-drivers", "init"]
+)
+def test_every_command_has_help(command: str):
+    out = run_cli(command, "--help")
+    assert out.returncode == 0
+    assert out.stdout.startswith(f"usage: pi-indi {command}")
+
+
+def test_top_level_help_teaches_the_first_steps():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    assert "pi-indi serve --mock" in out.stdout
+    assert "check-config" in out.stdout
