@@ -95,13 +95,17 @@ class Appliance:
                 "%s: driver %r failed to load: %s", device.name, device.driver, status.error
             )
             return None
+        restore = self.config.state.restore
         context = DriverContext(
             devicename=device.name,
             options=device.options,
             hardware=self.hardware,
-            saved_state=self.store.get(device.name) if self.config.state.restore else None,
-            save_state=partial(self.store.save, device.name),
+            saved_state=self.store.get(device.name) if restore else None,
         )
+        if restore:
+            # Nothing is written unless it will be read back: a laptop trying
+            # the example must not need a writable /var/lib/pi-indi.
+            context.save_state = partial(self.store.save, device.name)
         try:
             from_config = getattr(record.cls, "from_config", None)
             driver = from_config(context) if from_config is not None else record.cls()

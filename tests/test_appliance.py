@@ -1,0 +1,125 @@
+"""The appliance: a config's devices built, served, stopped safely, restored."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from pi_indi.appliance import Appliance
+from pi_indi.config import parse_config
+from pi_indi.protocol import GetProperties, NewSwitchVector, SetSwitchVector, SwitchState
+from pi_indi.registry import DriverStatus
+from pi_indi_drivers._gpio import Gpio
+from tests.server.test_server import Client
+
+CONFIG = """\
+[server]
+host = "127.0.0.1"
+port = 7624
+[gpio]
+pin_factory = "mock"
+[state]
+restore = {restore}
+directory = "{directory}"
+[[device]]
+driver = "relay"
+name = "Relays"
+pins = [17]
+[[device]]
+driver = "led"
+name = "Spare"
+pins = [27]
+enabled = false
+"""
+
+
+def make(tmp_path: Path, restore: bool) -> tuple[Appliance, Gpio]:
+    text = CONFIG.format(restore=str(restore).lower(), directory=tmp_path)
+    config = parse_config(text)
+    # Any free port (0 is not a port a config may name).
+    config = dataclasses.replace(config, server=dataclasses.replace(config.server, port=0))
+    gpio = Gpio("mock")
+    appliance = Appliance(config, hardware=gpio)
+    appliance.build()
+    return appliance, gpio
+
+
+async def serve(appliance: Appliance) -> tuple[asyncio.Task[None], Client]:
+    server = appliance.make_server()
+    task = asyncio.create_task(server.asyncrun())
+    async with asyncio.timeout(5):
+        await server.listening.wait()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    client = Client(reader, writer)
+    await client.send(GetProperties(version="1.7"))
+    return task, client
+
+
+async def stop(appliance: Appliance, task: asyncio.Task[None], client: Client) -> None:
+    client.writer.close()
+    appliance.shutdown()
+    async with asyncio.timeout(10):
+        await task
+
+
+async def switch_on(client: Client) -> None:
+    await client.send(
+        NewSwitchVector(device="Relays", name="DIGITAL_OUTPUT_1", values={"ON": SwitchState.ON})
+    )
+    await client.expect(
+        lambda e: (
+            isinstance(e, SetSwitchVector)
+            and e.device == "Relays"
+            and e.values.get("ON") == SwitchState.ON
+        )
+    )
+
+
+def test_statuses_record_running_and_disabled_devices(tmp_path: Path):
+    appliance, _ = make(tmp_path, restore=False)
+    try:
+        assert [(s.name, s.status) for s in appliance.statuses] == [
+            ("Relays", DriverStatus.RUNNING),
+            ("Spare", DriverStatus.DISABLED),
+        ]
+        assert [d.devices()[0].devicename for d in appliance.drivers] == ["Relays"]
+    finally:
+        appliance.close()
+
+
+async def test_outputs_go_to_their_safe_state_on_stop(tmp_path: Path):
+    appliance, gpio = make(tmp_path, restore=False)
+    pin = gpio.factory.pin("GPIO17")
+    task, client = await serve(appliance)
+    await switch_on(client)
+    assert pin.state == 1
+    await stop(appliance, task, client)
+    assert pin.state == 0
+    appliance.close()
+    # With restore off nothing is written.
+    assert not (tmp_path / "state.toml").exists()
+
+
+async def test_with_restore_on_outputs_come_back_as_they_were(tmp_path: Path):
+    appliance, _ = make(tmp_path, restore=True)
+    task, client = await serve(appliance)
+    await switch_on(client)
+    await stop(appliance, task, client)
+    appliance.close()
+    await asyncio.get_running_loop().run_in_executor(None, lambda: None)
+    for _ in range(200):
+        if (tmp_path / "state.toml").exists():
+            break
+        await asyncio.sleep(0.01)
+    saved = tomllib.loads((tmp_path / "state.toml").read_text())
+    assert "Relays" in saved
+
+    again, gpio2 = make(tmp_path, restore=True)
+    try:
+        assert gpio2.factory.pin("GPIO17").state == 1
+        relay = again.drivers[0]["Relays"]["DIGITAL_OUTPUT_1"]
+        assert relay["ON"] == "On"
+    finally:
+        again.close()
