@@ -216,8 +216,9 @@ class StdioLink(DriverLink):
         await self._feed(driver, b"")
 
     def _on_readable(self, reader: Callable[[], bytes], driver: IPyDriver) -> None:
-        # Requests are parsed here, in the loop's callback, and go straight
-        # into the driver's queue: no task switch between the OS and the driver.
+        # Requests are parsed here, in the loop's callback, and go straight to
+        # the driver (handled at once when it is idle): no task switch between
+        # the OS and the driver.
         try:
             data = reader()
         except (BlockingIOError, InterruptedError):
@@ -231,13 +232,9 @@ class StdioLink(DriverLink):
             loop.remove_reader(self._infd)
             self._wake.set()
             return
-        queue = driver._inbox
         backlog = self._backlog
         for event in self._events(data):
-            if not backlog and queue is not None and not queue.full():
-                driver._log_rx(event)
-                queue.put_nowait(event)
-            else:
+            if backlog or not driver._offer(event):
                 backlog.append(event)
         if backlog:
             # Stop reading until the driver has taken what is waiting.

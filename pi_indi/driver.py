@@ -10,6 +10,12 @@ that is not a number or is out of range, or switches that break the vector's
 rule are answered with the vector in Alert and a message saying why. ``rxevent``
 and ``snoopevent`` calls for one driver run one at a time, in the order the
 requests arrived, whichever way the driver is run.
+
+A request that finds the driver idle is handled at once, inside the loop
+callback that read it, as the driver's dispatch task (the way Python 3.12's
+eager tasks start): a round trip then costs no task switch. Should the
+handling wait for something, the dispatch task carries it on to the end before
+it takes the next request.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import inspect
 import logging
 import time
 from collections import UserDict
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +57,7 @@ from pi_indi.protocol import (
     NewNumberVector,
     NewSwitchVector,
     NewTextVector,
+    Permission,
     PingReply,
     PingRequest,
     SwitchRule,
@@ -61,6 +68,11 @@ from pi_indi.protocol import (
 __all__ = ["Device", "DriverLink", "IPyDriver"]
 
 logger = logging.getLogger(__name__)
+
+# What asyncio's own eager tasks use to make a task current (3.11 to 3.13 at
+# least); without them, requests always go through the dispatch task.
+_enter_task = getattr(asyncio.tasks, "_enter_task", None)
+_leave_task = getattr(asyncio.tasks, "_leave_task", None)
 
 _DEF_TYPES = (DefTextVector, DefNumberVector, DefSwitchVector, DefLightVector, DefBLOBVector)
 _NEW_FOR: dict[type, type[PropertyVector[Any]]] = {
@@ -81,6 +93,10 @@ _NEW_TAG = {
 class DriverLink(abc.ABC):
     """How a running driver talks to the world: stdio, or a server in-process."""
 
+    #: A link whose sending never waits may set this to a plain function that
+    #: sends one event; the driver then calls it instead of awaiting :meth:`send`.
+    send_nowait: Callable[[Event], None] | None = None
+
     @abc.abstractmethod
     async def send(self, event: Event) -> None:
         """Deliver one event from the driver."""
@@ -95,6 +111,52 @@ class DriverLink(abc.ABC):
 
 class _Rejected(Exception):
     """A client request that breaks the vector's rules; the text goes to the client."""
+
+
+class _Suspended:
+    """A request handled eagerly that waits for something; the dispatch task finishes it."""
+
+    __slots__ = ("coro", "waiting_on")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self.coro = coro
+        self.waiting_on = waiting_on
+
+
+async def _carry_on(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    """Run to its end, in the current task, a coroutine started outside any task.
+
+    Each value the coroutine yields is awaited as asyncio's Task would: a
+    future until it is done (its result or error reaches the coroutine when it
+    resumes), None as one pass of the loop. Cancelling this task cancels the
+    coroutine.
+    """
+    while True:
+        error: BaseException | None = None
+        if waiting_on is None:
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError as exc:
+                error = exc
+        elif asyncio.isfuture(waiting_on):
+            # Taken, as Task takes what a coroutine yields; else it cannot be awaited again.
+            waiting_on._asyncio_future_blocking = False
+            try:
+                await waiting_on
+            except asyncio.CancelledError as exc:
+                if not waiting_on.cancelled():
+                    error = exc  # this task was cancelled, not what it waited for
+            except Exception:
+                if not waiting_on.done():
+                    coro.close()
+                    raise
+                # The future's own error: the coroutine gets it when it resumes.
+        else:
+            error = RuntimeError(f"a request handler yielded {waiting_on!r}")
+        try:
+            waiting_on = coro.send(None) if error is None else coro.throw(error)
+        except StopIteration:
+            return
 
 
 def _coroutine(coro: Any) -> Coroutine[Any, Any, Any]:
@@ -249,7 +311,10 @@ class IPyDriver(UserDict[str, Device]):
         self._sent = 0
         self._running = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._inbox: asyncio.Queue[Event] | None = None
+        self._inbox: asyncio.Queue[Event | _Suspended] | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        # True while a request or snooped event is being handled.
+        self._busy = False
         self._snoop_changed: asyncio.Event | None = None
 
     def __setitem__(self, key: str, value: Device) -> None:
@@ -313,13 +378,22 @@ class IPyDriver(UserDict[str, Device]):
 
     async def send(self, event: Event) -> None:
         """Send one protocol event (the vectors' send_* methods use this)."""
-        if self._stop or self._link is None:
+        link = self._link
+        if self._stop or link is None:
             return
         if self.debug_enable and logger.isEnabledFor(logging.DEBUG):
-            logger.debug("TX:: %s", encode(event).decode("utf-8", "replace").rstrip())
-        await self._link.send(event)
+            logger.debug(
+                "driver %s TX:: %s",
+                type(self).__name__,
+                encode(event).decode("utf-8", "replace").rstrip(),
+            )
+        send_nowait = link.send_nowait
+        if send_nowait is None:
+            await link.send(event)
+        else:
+            send_nowait(event)
         self._sent += 1
-        if self._sent % 64 == 0:
+        if not self._sent & 63:
             # A driver sending in a tight loop would never suspend otherwise;
             # let the output go out and requests come in now and then.
             await asyncio.sleep(0)
@@ -408,7 +482,7 @@ class IPyDriver(UserDict[str, Device]):
         self._inbox = asyncio.Queue(256)
         self._snoop_changed = asyncio.Event()
         link_task = self._start_task(self._link.run(self))
-        self._start_task(self._dispatch())
+        self._dispatcher = self._start_task(self._dispatch())
         self._start_task(self.hardware())
         self._start_task(self._monitor_snoop())
         for coro in self._backgroundlist:
@@ -433,6 +507,11 @@ class IPyDriver(UserDict[str, Device]):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._dispatcher = None
+            while self._inbox is not None and not self._inbox.empty():
+                item = self._inbox.get_nowait()
+                if type(item) is _Suspended:
+                    item.coro.close()
             self._link.close()
             self.stopped.set()
             logger.info("driver %s stopped", type(self).__name__)
@@ -447,7 +526,11 @@ class IPyDriver(UserDict[str, Device]):
 
     def _log_rx(self, event: Event) -> None:
         if self.debug_enable and logger.isEnabledFor(logging.DEBUG):
-            logger.debug("RX:: %s", encode(event).decode("utf-8", "replace").rstrip())
+            logger.debug(
+                "driver %s RX:: %s",
+                type(self).__name__,
+                encode(event).decode("utf-8", "replace").rstrip(),
+            )
 
     async def _receive(self, event: Event) -> None:
         """Queue one incoming event (links call this; it waits when the queue is full)."""
@@ -455,19 +538,83 @@ class IPyDriver(UserDict[str, Device]):
         assert self._inbox is not None  # noqa: S101
         await self._inbox.put(event)
 
+    def _offer(self, event: Event) -> bool:
+        """Take one incoming event without waiting; False when there is no room for it.
+
+        Links call this from loop callbacks. When the driver is idle the event
+        is handled here and now; otherwise it is queued behind the others.
+        """
+        inbox = self._inbox
+        if inbox is None or inbox.full():
+            return False
+        self._log_rx(event)
+        dispatcher = self._dispatcher
+        if (
+            self._busy
+            or not inbox.empty()
+            or dispatcher is None
+            or _enter_task is None
+            or asyncio.current_task() is not None
+            or dispatcher.done()
+        ):
+            inbox.put_nowait(event)
+        else:
+            self._handle_now(dispatcher, event)
+        return True
+
+    def _handle_now(self, dispatcher: asyncio.Task[None], event: Event) -> None:
+        # As asyncio's eager tasks do (3.12): run the handler's first steps
+        # here, as the dispatch task, which is idle waiting for its queue.
+        assert _enter_task is not None  # noqa: S101
+        assert _leave_task is not None  # noqa: S101
+        loop = dispatcher.get_loop()
+        coro = self._handle_safely(event)
+        self._busy = True
+        _enter_task(loop, dispatcher)
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            self._busy = False
+            return
+        except asyncio.CancelledError:
+            self._busy = False
+            logger.exception("driver %s: handling %r was cancelled", type(self).__name__, event)
+            return
+        except BaseException:
+            self._busy = False
+            raise
+        finally:
+            _leave_task(loop, dispatcher)
+        # It waits for something: the dispatch task carries it on, and takes
+        # nothing from the queue before it ends (the driver stays busy).
+        assert self._inbox is not None  # noqa: S101
+        self._inbox.put_nowait(_Suspended(coro, waiting_on))
+
     async def _dispatch(self) -> None:
         assert self._inbox is not None  # noqa: S101
         inbox = self._inbox
         while True:
-            event = await inbox.get()
+            item = await inbox.get()
+            self._busy = True
             try:
-                await self._handle(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("driver %s failed handling %r", type(self).__name__, event)
+                if type(item) is _Suspended:
+                    await _carry_on(item.coro, item.waiting_on)
+                else:
+                    await self._handle_safely(item)  # type: ignore[arg-type]
             finally:
+                self._busy = False
                 inbox.task_done()
+
+    async def _handle_safely(self, event: Event) -> None:
+        try:
+            if type(event) in _NEW_FOR:
+                await self._handle_new(event)  # type: ignore[arg-type]
+            else:
+                await self._handle(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("driver %s failed handling %r", type(self).__name__, event)
 
     async def _handle(self, event: Event) -> None:
         kind = type(event)
@@ -559,13 +706,13 @@ class IPyDriver(UserDict[str, Device]):
                 f"this is a {type(vector).__name__}: it takes {_NEW_TAG[type(vector)]},"
                 f" not {type(event).__name__[0].lower()}{type(event).__name__[1:]}"
             )
-        if vector.perm == "ro":
+        if vector._perm is Permission.RO:
             raise _Rejected("this property is read-only")
+        data = vector.data
         if isinstance(event, NewBLOBVector):
-            names = [b.name for b in event.blobs]
+            unknown = [b.name for b in event.blobs if b.name not in data]
         else:
-            names = list(event.values)
-        unknown = [n for n in names if n not in vector.data]
+            unknown = [n for n in event.values if n not in data]
         if unknown:
             raise _Rejected(f"no member {', '.join(map(repr, unknown))}")
         if isinstance(event, NewBLOBVector):
@@ -641,8 +788,9 @@ def _apply_switch_rule(vector: SwitchVector, event: NewSwitchVector) -> dict[str
     then hold exactly one On (OneOfMany) or at most one (AtMostOne); otherwise
     the request is refused and nothing changes.
     """
-    requested = {name: value.value for name, value in event.values.items()}
-    rule = vector.rule
+    # str() of a SwitchState is its wire text, as .value is, only cheaper.
+    requested = {name: str(value) for name, value in event.values.items()}
+    rule = vector._rule
     if rule == SwitchRule.ANY_OF_MANY:
         return requested
     turned_on = [name for name, value in requested.items() if value == "On"]

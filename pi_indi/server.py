@@ -52,6 +52,10 @@ from pi_indi.protocol import (
     PingRequest,
     PlainVector,
     SetBLOBVector,
+    SetLightVector,
+    SetNumberVector,
+    SetSwitchVector,
+    SetTextVector,
     check_plain,
     decode_element,
     encode,
@@ -62,6 +66,9 @@ __all__ = ["IPyServer"]
 logger = logging.getLogger(__name__)
 
 _NEW = (NewSwitchVector, NewTextVector, NewNumberVector, NewBLOBVector)
+_NEW_KINDS = frozenset(_NEW)
+# What drivers send most: routed by _from_driver's short path.
+_PLAIN_SET = frozenset((SetNumberVector, SetSwitchVector, SetTextVector, SetLightVector))
 
 # indiserver's default for -m: clients more than this far behind are dropped.
 DEFAULT_CLIENT_QUEUE = 128 << 20
@@ -71,7 +78,8 @@ _DRIVER_INBOX_LOW = 256
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    now = datetime.now(UTC)
+    return datetime.combine(now.date(), now.time())  # naive UTC; cheaper than replace()
 
 
 class _Interest:
@@ -227,9 +235,14 @@ class _Client(asyncio.Protocol):
         else:
             pending.append(data)
             self.pending_size += len(data)
-            if self.pending_size >= self.server.flush_size:
-                self._flush()
-                self.pending = []
+            if self.pending_size < self.server.flush_size:
+                # Under a quarter of the cap gathered: checked at the next write out.
+                return
+            self._flush()
+            self.pending = []
+        self._check_backlog(transport)
+
+    def _check_backlog(self, transport: asyncio.Transport) -> None:
         backlog = transport.get_write_buffer_size() + self.pending_size
         if backlog > self.server.max_client_queue:
             logger.warning(
@@ -247,8 +260,10 @@ class _Client(asyncio.Protocol):
         pending = self.pending
         self.pending = None
         self.pending_size = 0
-        if pending and not self.closed and self.transport is not None:
-            self.transport.write(b"".join(pending))
+        transport = self.transport
+        if pending and not self.closed and transport is not None:
+            transport.write(b"".join(pending))
+            self._check_backlog(transport)
 
     def send(self, event: Event) -> None:
         self.write(encode(event))
@@ -335,10 +350,14 @@ class _InProcess(_DriverSide, DriverLink):
         self.wakeup = asyncio.Event()
         self.paused: set[_Client] = set()
         driver._link = self
+        # DriverLink: what the driver sends comes here, without a coroutine.
+        self.send_nowait = self._send_nowait
 
-    # DriverLink: what the driver sends comes here.
-    async def send(self, event: Event) -> None:
+    def _send_nowait(self, event: Event) -> None:
         self.server._from_driver(self, event)
+
+    async def send(self, event: Event) -> None:
+        self._send_nowait(event)
 
     async def run(self, driver: IPyDriver) -> None:
         inbox = self.inbox
@@ -356,12 +375,9 @@ class _InProcess(_DriverSide, DriverLink):
                 self.paused.clear()
 
     def deliver(self, event: Event, data: bytes | None) -> None:
-        # Straight into the driver's own queue when it has room and nothing is
-        # waiting here before it: one task switch fewer per request.
-        queue = self.driver._inbox
-        if not self.inbox and queue is not None and not queue.full():
-            self.driver._log_rx(event)
-            queue.put_nowait(event)
+        # Straight to the driver (handled at once when it is idle) when
+        # nothing is waiting here before it.
+        if not self.inbox and self.driver._offer(event):
             return
         self.inbox.append(event)
         self.wakeup.set()
@@ -672,6 +688,8 @@ class IPyServer:
         self._stop: asyncio.Event | None = None
         self._stopped = False
         self._duplicates_logged: set[tuple[str, str]] = set()
+        self._tcp: asyncio.Server | None = None
+        self._driver_tasks: dict[int, asyncio.Task[Any]] = {}  # by id(): drivers are dicts
         # Set once the listening socket is bound (``port`` then holds the real port).
         self.listening = asyncio.Event()
 
@@ -708,32 +726,35 @@ class IPyServer:
                 installed.append(sig)
         tasks: list[asyncio.Task[Any]] = []
         for driver in self.drivers:
-            peer = _InProcess(self, driver)
-            self._in_process.append(peer)
-            for name in driver:
-                self._owners[name] = peer
-            tasks.append(loop.create_task(driver.asyncrun()))
+            self._start_driver(driver)
         runners: list[_ExDriver | _Remote] = [*self._exdrivers, *self._remotes]
         for runner in runners:
             tasks.append(loop.create_task(runner.run()))
-        tcp = await loop.create_server(
-            lambda: _Client(self), self.host, self.port, reuse_address=True
-        )
-        sockets = list(tcp.sockets)
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        try:
+            self._tcp = await self._bind(self.host, self.port)
+        except BaseException:
+            for driver in self.drivers:
+                driver.shutdown()
+            for task in [*tasks, *self._driver_tasks.values()]:
+                task.cancel()
+            await asyncio.gather(*tasks, *self._driver_tasks.values(), return_exceptions=True)
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            raise
         logger.info("listening on %s:%d", self.host, self.port)
         self.listening.set()
         try:
             await self._stop.wait()
         finally:
             logger.info("shutting down")
+            tcp = self._tcp
             tcp.close()
             for client in list(self._clients):
                 client.close()
             for driver in self.drivers:
                 driver.shutdown()
             await asyncio.gather(*(runner.stop() for runner in runners), return_exceptions=True)
+            tasks += self._driver_tasks.values()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -742,6 +763,98 @@ class IPyServer:
             for sig in installed:
                 loop.remove_signal_handler(sig)
             self._stopped = True
+
+    async def _bind(self, host: str, port: int) -> asyncio.Server:
+        tcp = await asyncio.get_running_loop().create_server(
+            lambda: _Client(self), host, port, reuse_address=True
+        )
+        sockets = list(tcp.sockets)
+        self.host = host
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        return tcp
+
+    def _start_driver(self, driver: IPyDriver) -> _InProcess:
+        peer = _InProcess(self, driver)
+        self._in_process.append(peer)
+        for name in driver:
+            self._owners[name] = peer
+            peer.devices.add(name)
+        self._driver_tasks[id(driver)] = asyncio.get_running_loop().create_task(driver.asyncrun())
+        return peer
+
+    @property
+    def client_count(self) -> int:
+        """How many clients are connected."""
+        return len(self._clients)
+
+    async def add_driver(self, driver: IPyDriver) -> None:
+        """Serve one more in-process driver while running; its definitions go out at once.
+
+        Clients that asked for every device (or for its devices) get its
+        ``def*Vector``s, as if they had asked just now.
+
+        Raises:
+            ValueError: one of its devices is already served.
+        """
+        for name in driver:
+            owner = self._owners.get(name)
+            if owner is not None:
+                raise ValueError(f"device {name!r} is already served by {owner.label}")
+        self.drivers.append(driver)
+        peer = self._start_driver(driver)
+        peer.deliver(GetProperties(version="1.7"), None)
+
+    async def remove_driver(self, driver: IPyDriver, timeout: float = 10.0) -> None:
+        """Stop serving an in-process driver; clients get ``delProperty`` for its devices.
+
+        The driver is shut down (its ``shutdown()``), and its task awaited
+        for at most *timeout* seconds.
+        """
+        peer = next((p for p in self._in_process if p.driver is driver), None)
+        if driver in self.drivers:
+            self.drivers.remove(driver)
+        driver.shutdown()
+        task = self._driver_tasks.pop(id(driver), None)
+        if task is not None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                logger.warning("driver %s did not stop in %.0f s", type(driver).__name__, timeout)
+                task.cancel()
+            except Exception:
+                logger.exception("driver %s failed while stopping", type(driver).__name__)
+        if peer is not None:
+            self._in_process.remove(peer)
+            self._snoop_watch.remove(peer, peer.snoop)
+            self._drop_devices(peer)
+
+    async def listen(self, host: str, port: int) -> None:
+        """Listen on another address; connected clients stay connected.
+
+        If the new address cannot be bound, the old one is kept (and the
+        reason logged).
+        """
+        old = self._tcp
+        try:
+            self._tcp = await self._bind(host, port)
+        except OSError as exc:
+            failure: OSError | None = exc
+        else:
+            failure = None
+        if failure is not None:
+            logger.error(
+                "cannot listen on %s:%d (%s); still on %s:%d",
+                host,
+                port,
+                failure,
+                self.host,
+                self.port,
+            )
+            return
+        logger.info("now listening on %s:%d", self.host, self.port)
+        if old is not None:
+            old.close()
 
     def shutdown(self) -> None:
         """Stop the server: stop listening, stop every driver, close every client."""
@@ -770,6 +883,9 @@ class IPyServer:
 
     def _from_client(self, client: _Client, event: Event) -> None:
         kind = type(event)
+        if kind in _NEW_KINDS:
+            self._new_from_client(client, event)  # type: ignore[arg-type]
+            return
         if kind is PingRequest:
             client.send(PingReply(uid=event.uid))  # type: ignore[union-attr]
             return
@@ -787,26 +903,33 @@ class IPyServer:
             if device is not None:
                 self._client_watch.add(client, client.interest, device, None)
             return
-        if isinstance(event, _NEW):
-            device, name = event.device, event.name
-            owner = self._owners.get(device)
-            if owner is None:
-                logger.info("%s: no driver serves %r", client.label, device)
-                return
-            data = encode(event)
-            owner.deliver(event, data)
-            if isinstance(owner, _InProcess):
-                owner.throttle(client)
-            # indiserver echoes new* to the other clients watching the property.
-            for other in self._client_watch.of(device, name):
-                if other is not client and other.conn.blob_policy.wants(event):
-                    other.write(data)
-            return
         if kind is PingReply:
             return
         # set/def/del/message from a client: a downstream server relaying; only
         # snoopers care (indiserver does the same for set*).
         self._to_snoopers(None, event, None)
+
+    def _new_from_client(
+        self,
+        client: _Client,
+        event: NewSwitchVector | NewTextVector | NewNumberVector | NewBLOBVector,
+    ) -> None:
+        device, name = event.device, event.name
+        owner = self._owners.get(device)
+        if owner is None:
+            logger.info("%s: no driver serves %r", client.label, device)
+            return
+        # indiserver echoes new* to the other clients watching the property.
+        # First, since an idle in-process driver answers within deliver().
+        data: bytes | None = None
+        for other in self._client_watch.of(device, name):
+            if other is not client and other.conn.blob_policy.wants(event):
+                if data is None:
+                    data = encode(event)
+                other.write(data)
+        owner.deliver(event, data)
+        if type(owner) is _InProcess:
+            owner.throttle(client)
 
     # -- drivers --
 
@@ -840,6 +963,9 @@ class IPyServer:
             logger.debug(
                 "%s TX:: %s", side.label, encode(event).decode("utf-8", "replace").rstrip()
             )
+        if kind in _PLAIN_SET:
+            self._set_from_driver(side, event)  # type: ignore[arg-type]
+            return
         if kind is GetProperties:
             assert isinstance(event, GetProperties)  # noqa: S101
             self._snoop_watch.add(side, side.snoop, event.device, event.name)
@@ -867,6 +993,24 @@ class IPyServer:
             if client.conn.blob_policy.wants(event):
                 client.write(data)
         self._to_snoopers(side, event, data)
+
+    def _set_from_driver(
+        self,
+        side: _DriverSide,
+        event: SetNumberVector | SetSwitchVector | SetTextVector | SetLightVector,
+    ) -> None:
+        # The commonest message of all, by the shortest path: no BLOBs, so
+        # only a client's device-level Only policy can keep it from the client.
+        device, name = event.device, event.name
+        if self._owners.get(device) is not side and not self._claim(side, device):
+            return
+        data = encode(event)
+        for client in self._client_watch.of(device, name):
+            if client.conn.blob_policy.wants_plain(device):
+                client.write(data)
+        snoop = self._snoop_watch
+        if snoop.all or snoop.devices or snoop.props:
+            self._to_snoopers(side, event, data)
 
     def _claim(self, side: _DriverSide, device: str) -> bool:
         """Record that *side* serves *device*; False if another driver already does."""

@@ -31,6 +31,7 @@ from pi_indi.protocol import (
     SetTextVector,
     SwitchState,
 )
+from tests.conftest import MemoryLink
 
 
 class Recorder(ipd.IPyDriver):
@@ -259,6 +260,88 @@ async def test_rxevent_calls_run_one_at_a_time_in_arrival_order(run_driver):
         while len(log) < 6:
             await asyncio.sleep(0.01)
     assert log == ["start 1", "end 1", "start 2", "end 2", "start 3", "end 3"]
+
+
+async def offer_from_a_callback(driver: ipd.IPyDriver, event: Any) -> int:
+    """Offer *event* as a link does, from a loop callback; replies sent before _offer returned."""
+    link = driver._link
+    assert isinstance(link, MemoryLink)
+    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def callback() -> None:
+        before = link.sent.qsize()
+        assert driver._offer(event)
+        done.set_result(link.sent.qsize() - before)
+
+    asyncio.get_running_loop().call_soon(callback)
+    return await done
+
+
+def note(text: str) -> NewTextVector:
+    return NewTextVector(device="Dev", name="NOTE", values={"TEXT": text})
+
+
+async def test_a_request_to_an_idle_driver_is_answered_within_the_callback(run_driver):
+    r = await run_driver(Recorder(make_device()))
+    await asyncio.sleep(0.01)  # the driver is up and idle
+    assert await offer_from_a_callback(r.driver, note("now")) == 1
+    assert (await r.link.reply()).values == {"TEXT": "now"}
+
+
+async def test_requests_handled_at_once_keep_their_order_when_one_waits(run_driver):
+    log: list[str] = []
+    tasks: set[asyncio.Task[Any] | None] = set()
+
+    class Slow(ipd.IPyDriver):
+        async def rxevent(self, event: Any) -> None:
+            tasks.add(asyncio.current_task())
+            log.append(f"start {event['TEXT']}")
+            if event["TEXT"] == "1":
+                # Started in the callback, it waits: the dispatch task carries it on,
+                # and asyncio.timeout works as in any task.
+                try:
+                    async with asyncio.timeout(0.02):
+                        await asyncio.sleep(1)
+                except TimeoutError:
+                    log.append("timed out 1")
+            log.append(f"end {event['TEXT']}")
+
+    r = await run_driver(Slow(make_device()))
+    await asyncio.sleep(0.01)
+    for n in "123":
+        await offer_from_a_callback(r.driver, note(n))
+    await r.link.request(note("4"))  # from a task: queued behind the others
+    async with asyncio.timeout(2):
+        while len(log) < 9:
+            await asyncio.sleep(0.01)
+    assert log == [
+        "start 1",
+        "timed out 1",
+        "end 1",
+        *("start 2", "end 2", "start 3", "end 3", "start 4", "end 4"),
+    ]
+    assert tasks == {r.driver._dispatcher}
+
+
+async def test_shutdown_cancels_a_request_handler_that_waits(run_driver):
+    log: list[str] = []
+
+    class Stuck(ipd.IPyDriver):
+        async def rxevent(self, event: Any) -> None:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                log.append("cancelled")
+                raise
+
+    r = await run_driver(Stuck(make_device()))
+    await asyncio.sleep(0.01)
+    assert await offer_from_a_callback(r.driver, note("x")) == 0
+    await asyncio.sleep(0.01)
+    r.driver.shutdown()
+    async with asyncio.timeout(2):
+        await r.task
+    assert log == ["cancelled"]
 
 
 async def test_message_is_sent_once_and_can_be_cleared(run_driver):
