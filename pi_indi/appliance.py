@@ -4,19 +4,33 @@ Each ``[[device]]`` table becomes one driver. A driver that fails to load or
 to start is recorded with its status and logged; the others are served all
 the same (mopidy's extension records). On stop the drivers put their outputs
 in their safe states and the pins are released.
+
+On SIGHUP the config file is read and checked again. An invalid file changes
+nothing (every problem is logged); a valid one is applied without dropping
+clients: devices whose table changed are deleted and built again, new ones
+are added, gone ones deleted, and devices whose table did not change keep
+running untouched, state and all. Under systemd the service reports
+``READY=1`` once it listens with its drivers started, ``RELOADING=1`` and
+``READY=1`` around a reload, ``STOPPING=1`` on the way out, ``STATUS=`` with
+its devices and clients, and ``WATCHDOG=1`` from the event loop itself, so a
+stalled loop stops the pings and systemd restarts the service.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from pi_indi._systemd import Notifier
 from pi_indi.config import Config, DeviceConfig
 from pi_indi.driver import IPyDriver
-from pi_indi.errors import HardwareError
+from pi_indi.errors import ConfigError, HardwareError
 from pi_indi.registry import DriverContext, DriverStatus, Hardware, load_hardware
 from pi_indi.server import IPyServer
 from pi_indi.state import StateStore
@@ -36,6 +50,11 @@ class DeviceStatus:
     error: str | None = None
 
 
+def _same_table(old: DeviceConfig, new: DeviceConfig) -> bool:
+    """Whether a device's table is unchanged (where it sits in the file does not matter)."""
+    return (old.driver, old.enabled, old.options) == (new.driver, new.enabled, new.options)
+
+
 class Appliance:
     """Build the configured devices and serve them.
 
@@ -43,24 +62,46 @@ class Appliance:
         config: the checked config.
         hardware: the hardware back end; by default the installed ``gpio``
             one, set up as the config's ``[gpio]`` table says.
+        reload_config: reads and checks the config again (raising
+            ConfigError); SIGHUP calls it. None: SIGHUP is ignored.
+        notifier: tells systemd how the service is doing; by default one
+            reading ``$NOTIFY_SOCKET`` (a no-op outside systemd).
 
     Raises:
         LookupError: no hardware back end is installed.
     """
 
-    def __init__(self, config: Config, hardware: Hardware | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        hardware: Hardware | None = None,
+        *,
+        reload_config: Callable[[], Config] | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.config = config
-        if hardware is None:
-            hardware = load_hardware(
-                "gpio",
-                pin_factory=config.gpio.pin_factory,
-                mock_revision=config.gpio.mock_revision,
-            )
-        self.hardware = hardware
+        self.hardware = hardware if hardware is not None else self._load_hardware(config)
+        self.reload_config = reload_config
+        self.notifier = notifier if notifier is not None else Notifier()
         self.store = StateStore(config.state.path)
         self.statuses: list[DeviceStatus] = []
         self.drivers: list[IPyDriver] = []
+        # device name -> (its table, its driver), for the devices running
+        self.running: dict[str, tuple[DeviceConfig, IPyDriver]] = {}
+        self.control: IPyDriver | None = None
         self.server: IPyServer | None = None
+        self.reloads = 0
+        self._reload_task: asyncio.Task[None] | None = None
+        self._reload_again = False
+        self._heartbeat: asyncio.TimerHandle | None = None
+
+    @staticmethod
+    def _load_hardware(config: Config) -> Hardware:
+        return load_hardware(
+            "gpio", pin_factory=config.gpio.pin_factory, mock_revision=config.gpio.mock_revision
+        )
+
+    # -- building --
 
     def build(self) -> list[IPyDriver]:
         """Start the pin factory and build every enabled device's driver.
@@ -72,16 +113,28 @@ class Appliance:
         if self.config.state.restore:
             self.store.load()
         for device in self.config.devices:
-            driver = self._build_one(device)
-            if driver is not None:
-                self.drivers.append(driver)
-        control = self.hardware.control_driver()
-        if control is not None:
-            self.drivers.append(control)
+            self._build_one(device)
+        self.control = self.hardware.control_driver()
+        self.drivers = self._all_drivers()
         return self.drivers
+
+    def _all_drivers(self) -> list[IPyDriver]:
+        drivers = [driver for _, driver in self.running.values()]
+        if self.control is not None:
+            drivers.append(self.control)
+        return drivers
+
+    def _status_of(self, name: str) -> DeviceStatus | None:
+        for status in self.statuses:
+            if status.name == name:
+                return status
+        return None
 
     def _build_one(self, device: DeviceConfig) -> IPyDriver | None:
         status = DeviceStatus(device.name, device.driver, DriverStatus.LOADED)
+        old = self._status_of(device.name)
+        if old is not None:
+            self.statuses.remove(old)
         self.statuses.append(status)
         if not device.enabled:
             status.status = DriverStatus.DISABLED
@@ -117,6 +170,7 @@ class Appliance:
             status.status = DriverStatus.START_ERROR
             status.error = f"{type(exc).__name__}: {exc}"
             logger.exception("%s: driver %r failed to start", device.name, device.driver)
+            self._forget(device.name)
             return None
         else:
             if not isinstance(driver, IPyDriver):
@@ -124,10 +178,17 @@ class Appliance:
                 status.error = f"{device.driver} did not give an IPyDriver"
             else:
                 status.status = DriverStatus.RUNNING
+                self.running[device.name] = (device, driver)
                 logger.info("%s: %s running", device.name, device.driver)
                 return driver
         logger.error("%s: driver %r failed to start: %s", device.name, device.driver, status.error)
+        self._forget(device.name)
         return None
+
+    def _forget(self, devicename: str) -> None:
+        forget = getattr(self.hardware, "forget_device", None)
+        if forget is not None:
+            forget(devicename)
 
     def make_server(self) -> IPyServer:
         """The server for the built drivers, as the ``[server]`` table says."""
@@ -141,29 +202,198 @@ class Appliance:
         )
         return self.server
 
+    # -- running --
+
     async def run(self) -> None:
         """Build, serve until SIGTERM/SIGINT or :meth:`shutdown`, then release the pins."""
+        loop = asyncio.get_running_loop()
+        installed: list[signal.Signals] = []
         try:
             if not self.drivers:
                 self.build()
             server = self.make_server()
-            await server.asyncrun()
+            task = asyncio.create_task(server.asyncrun())
+            listening = asyncio.create_task(server.listening.wait())
+            await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
+            listening.cancel()
+            if task.done():
+                await task  # it failed to listen: raise why
+                return
+            # The server put its own handlers in; these also tell systemd.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                    loop.add_signal_handler(sig, self.shutdown)
+                    installed.append(sig)
+            if self.reload_config is not None:
+                with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                    loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+                    installed.append(signal.SIGHUP)
+            logger.info("ready: %s", self.status_text())
+            self.notifier.ready(self.status_text())
+            self._start_heartbeat()
+            await task
         finally:
-            await asyncio.get_running_loop().run_in_executor(None, self.close)
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
+            for sig in installed:
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(sig)
+            if self._reload_task is not None:
+                self._reload_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._reload_task
+            await loop.run_in_executor(None, self.close)
+            self.notifier.close()
 
     def shutdown(self) -> None:
         """Stop serving (from the event loop's thread)."""
+        self.notifier.stopping()
         if self.server is not None:
             self.server.shutdown()
 
     def close(self) -> None:
         """Safe states for every driver still running, then release the pins."""
-        for driver in self.drivers:
+        for driver in self._all_drivers():
             try:
                 driver.shutdown()
             except Exception:
                 logger.exception("%s: shutdown failed", type(driver).__name__)
         self.hardware.close()
+
+    def status_text(self) -> str:
+        """One line for systemd's STATUS: devices running, clients, address."""
+        running = len(self.running)
+        total = sum(1 for s in self.statuses if s.status is not DriverStatus.DISABLED)
+        failed = total - running
+        clients = self.server.client_count if self.server is not None else 0
+        where = (
+            f"{self.server.host}:{self.server.port}"
+            if self.server is not None
+            else f"{self.config.server.host}:{self.config.server.port}"
+        )
+        text = f"{running} devices, {clients} clients, on {where}"
+        if failed:
+            text += f"; {failed} failed (see the log)"
+        return text
+
+    def _start_heartbeat(self) -> None:
+        if not self.notifier.enabled:
+            return
+        interval = self.notifier.watchdog_interval or 5.0
+        interval = min(interval, 5.0)
+        loop = asyncio.get_running_loop()
+
+        def beat() -> None:
+            # Runs on the event loop, so a loop that stalls stops the pings.
+            if self.notifier.watchdog_interval is not None:
+                self.notifier.watchdog()
+            self.notifier.status(self.status_text())
+            self._heartbeat = loop.call_later(interval, beat)
+
+        beat()
+
+    # -- reloading --
+
+    def request_reload(self) -> None:
+        """Reload the config soon (SIGHUP); one reload at a time, the last request wins."""
+        if self._reload_task is not None and not self._reload_task.done():
+            self._reload_again = True
+            return
+        self._reload_task = asyncio.get_running_loop().create_task(self._reload_loop())
+
+    async def _reload_loop(self) -> None:
+        while True:
+            self._reload_again = False
+            await self.reload()
+            if not self._reload_again:
+                return
+
+    async def reload(self) -> bool:
+        """Read the config again and apply it; False (and nothing changed) when it is invalid."""
+        if self.reload_config is None:
+            return False
+        self.notifier.reloading()
+        logger.info("reloading the config")
+        loop = asyncio.get_running_loop()
+        refused: ConfigError | None = None
+        try:
+            new = await loop.run_in_executor(None, self.reload_config)
+        except ConfigError as exc:
+            refused = exc
+        except Exception:
+            logger.exception("reload failed, still serving the previous config")
+            self.notifier.ready(self.status_text())
+            return False
+        if refused is not None:
+            # Every problem, each on its own line, as check-config prints them.
+            logger.error(
+                "reload refused, still serving the previous config: %s has %d problem(s)",
+                refused.source,
+                len(refused.issues),
+            )
+            for issue in refused.issues:
+                logger.error("  %s", issue)
+            self.notifier.ready(
+                f"reload refused ({len(refused.issues)} problems); {self.status_text()}"
+            )
+            return False
+        await self.apply(new)
+        self.reloads += 1
+        logger.info("reloaded: %s", self.status_text())
+        self.notifier.ready(self.status_text())
+        return True
+
+    async def apply(self, new: Config) -> None:
+        """Change the running service to *new*: only what changed is touched."""
+        server = self.server
+        old = self.config
+        wanted = {device.name: device for device in new.devices}
+        rebuild_all = new.gpio != old.gpio or new.state != old.state
+        gone = [
+            name
+            for name, (table, _) in self.running.items()
+            if rebuild_all or name not in wanted or not _same_table(table, wanted[name])
+        ]
+        # Stop first, so the pins they free can be claimed by what replaces them.
+        if self.control is not None:
+            await self._remove(self.control)
+            self.control = None
+        for name in gone:
+            _, driver = self.running.pop(name)
+            logger.info("%s: stopping (its table changed or went)", name)
+            await self._remove(driver)
+            self._forget(name)
+        self.statuses = [s for s in self.statuses if s.name in wanted]
+        if rebuild_all:
+            await asyncio.get_running_loop().run_in_executor(None, self.hardware.close)
+            self.hardware = self._load_hardware(new)
+            self.hardware.open()
+            self.store = StateStore(new.state.path)
+        self.config = new
+        if new.state.restore and rebuild_all:
+            self.store.load()
+        for device in new.devices:
+            if device.name in self.running:
+                continue
+            built = self._build_one(device)
+            if built is not None and server is not None:
+                await server.add_driver(built)
+        control = self.hardware.control_driver()
+        self.control = control
+        if control is not None and server is not None:
+            await server.add_driver(control)
+        self.drivers = self._all_drivers()
+        if server is not None:
+            server.maxconnections = new.server.maxconnections
+            server.max_client_queue = max(1, int(new.server.max_client_queue_mb * (1 << 20)))
+            if (new.server.host, new.server.port) != (old.server.host, old.server.port):
+                await server.listen(new.server.host, new.server.port)
+
+    async def _remove(self, driver: IPyDriver) -> None:
+        if self.server is not None:
+            await self.server.remove_driver(driver)
+        else:
+            driver.shutdown()
 
     def describe(self) -> list[dict[str, Any]]:
         """The statuses as plain data (for logs and the CLI)."""

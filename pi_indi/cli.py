@@ -11,6 +11,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
 from pi_indi import __version__
@@ -89,6 +90,7 @@ def _print_config_error(exc: Exception, out: TextIO) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from pi_indi._systemd import Notifier
     from pi_indi.appliance import Appliance
     from pi_indi.errors import ConfigError, HardwareError
 
@@ -97,8 +99,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_config_error(exc, sys.stderr)
         return EX_CONFIG
-    appliance = Appliance(config)
     log = logging.getLogger("pi_indi")
+    if args.config is None and _config_path(args) is None:
+        reload_config = None  # the bundled example does not change
+    else:
+        reload_config = partial(_load, args)
+    appliance = Appliance(config, reload_config=reload_config, notifier=Notifier())
     try:
         appliance.build()
     except HardwareError as exc:
@@ -113,7 +119,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         len(appliance.statuses),
         config.gpio.pin_factory,
     )
-    asyncio.run(appliance.run())
+    try:
+        asyncio.run(appliance.run())
+    except OSError as exc:
+        # The port is taken, the address is not ours: nothing was served.
+        print(
+            f"pi-indi: cannot listen on {config.server.host}:{config.server.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -319,9 +333,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pi-indi`` console script."""
     args = _parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose + (args.command == "serve"), 2)
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    if args.command == "serve":
+        from pi_indi._systemd import configure_logging
+
+        configure_logging(level)
+    else:
+        logging.basicConfig(
+            level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+        )
     result: int = args.func(args)
     return result
 

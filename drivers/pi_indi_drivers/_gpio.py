@@ -635,6 +635,13 @@ class Gpio:
         if self.mock:
             self.simulated_inputs[pin] = SimulatedInput(pin, devicename, label)
 
+    def forget_device(self, devicename: str) -> None:
+        """Drop a device's simulated inputs and readings (it was stopped or failed)."""
+        self.simulated_inputs = {
+            pin: sim for pin, sim in self.simulated_inputs.items() if sim.devicename != devicename
+        }
+        self.simulated_readings = [r for r in self.simulated_readings if r.devicename != devicename]
+
     def simulate_reading(self, reading: SimulatedReading) -> None:
         """Let a client set a sensor reading in mock mode."""
         if self.mock:
