@@ -31,6 +31,31 @@ echo "== ruff"
 "$VENV/bin/ruff" format --check .
 echo "== mypy --strict"
 "$VENV/bin/mypy"
+
+# Packaging: the unit, the .deb and install.sh (about 15 s), then the .deb in
+# a fresh Debian chroot (about a minute, needs root, debootstrap and a Debian
+# mirror). Before pytest, so that pytest's summary stays the closing line.
+# PI_INDI_SKIP_PACKAGING=1 skips both, PI_INDI_SKIP_CHROOT=1 the chroot test.
+if [ "${PI_INDI_SKIP_PACKAGING:-0}" != 1 ]; then
+    echo "== packaging (scripts/check-packaging.sh)"
+    bash scripts/check-packaging.sh
+    if [ "${PI_INDI_SKIP_CHROOT:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
+        if ! command -v debootstrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+            echo "== installing debootstrap"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+        fi
+        if command -v debootstrap >/dev/null 2>&1; then
+            echo "== the .deb in a Debian bookworm chroot (scripts/test-deb-chroot.sh)"
+            bash scripts/test-deb-chroot.sh
+        else
+            echo "== chroot test skipped: no debootstrap"
+        fi
+    else
+        echo "== chroot test skipped (needs root; PI_INDI_SKIP_CHROOT=${PI_INDI_SKIP_CHROOT:-0})"
+    fi
+fi
+
 echo "== pytest"
 "$VENV/bin/python" -m pytest --cov --cov-report=term "$@"
 "$VENV/bin/python" -m coverage report --include='pi_indi/protocol/*' --fail-under=97 >/dev/null \

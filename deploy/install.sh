@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Install pi-indi the pip way: a venv under /opt/pi-indi, the system user, the
+# systemd unit and a default /etc/pi-indi.toml. (The other way is the .deb:
+# see docs/deployment.md.)
+#
+#   sudo deploy/install.sh                 # pi-indi from this checkout
+#   sudo deploy/install.sh ./dist/pi_indi-0.1.0-py3-none-any.whl
+#   sudo deploy/install.sh pi-indi         # from PyPI (any pip requirement)
+#
+# Run it from a checkout (or an unpacked release tarball): the unit, the
+# sysusers file and the default config are taken from beside this script.
+# Running it again upgrades pi-indi in the venv and rewrites the unit; it never
+# touches an existing /etc/pi-indi.toml.
+#
+# What it does:
+#   1. python3 -m venv --system-site-packages PREFIX/venv, so that apt's
+#      python3-lgpio (and python3-systemd, python3-gpiozero) are used;
+#   2. pip install SOURCE into it, and link /usr/local/bin/pi-indi to it;
+#   3. /etc/sysusers.d/pi-indi.conf, then systemd-sysusers: the pi-indi user,
+#      in the gpio, spi and i2c groups (created when missing);
+#   4. /etc/systemd/system/pi-indi.service, with ExecStart=PREFIX/venv/bin/pi-indi;
+#   5. /etc/pi-indi.toml, only if there is none: no devices, drives no pin;
+#   6. systemctl daemon-reload, enable, and start (restart if running), when
+#      systemd is running; otherwise only the enable symlink (systemctl --root).
+#
+# Environment (for tests and image builds):
+#   PI_INDI_ROOT     install into this root instead of / (no systemctl calls, no
+#                    root needed); the venv goes to ROOT/PREFIX/venv, while
+#                    paths written into files are those seen from the root
+#   PI_INDI_PREFIX   default /opt/pi-indi
+#   PI_INDI_PYTHON   the Python for the venv; default /usr/bin/python3
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+top="$(cd "$here/.." && pwd)"
+root="${PI_INDI_ROOT:-}"
+root="${root%/}"
+prefix="${PI_INDI_PREFIX:-/opt/pi-indi}"
+prefix="${prefix%/}"
+python="${PI_INDI_PYTHON:-/usr/bin/python3}"
+[ -x "$python" ] || python="$(command -v python3)"
+
+unit_src="$top/systemd/pi-indi.service"
+sysusers_src="$top/systemd/pi-indi.sysusers.conf"
+config_src="$here/pi-indi.toml"
+
+say() { printf 'install.sh: %s\n' "$*"; }
+die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
+
+for f in "$unit_src" "$sysusers_src" "$config_src"; do
+    [ -f "$f" ] || die "$f is missing: run this script from a pi-indi checkout"
+done
+
+if [ $# -gt 1 ]; then
+    die "usage: install.sh [SOURCE]   (a source directory, a wheel or a pip requirement)"
+elif [ $# -eq 1 ]; then
+    source_arg="$1"
+    # A relative path means a path, not a requirement: pip needs the ./ prefix.
+    if [ -e "$source_arg" ] && [ "${source_arg#/}" = "$source_arg" ] \
+        && [ "${source_arg#./}" = "$source_arg" ]; then
+        source_arg="./$source_arg"
+    fi
+elif [ -f "$top/pyproject.toml" ] && grep -q '^name = "pi-indi"' "$top/pyproject.toml"; then
+    source_arg="$top"
+else
+    source_arg="pi-indi"
+fi
+
+if [ -z "$root" ] && [ "$(id -u)" != 0 ]; then
+    die "run as root (sudo), or set PI_INDI_ROOT to install into another root"
+fi
+
+venv="$root$prefix/venv"
+etc="$root/etc"
+
+# Writes $2 from stdin only when the content differs, atomically, mode $1.
+put() {
+    local mode="$1" dest="$2" tmp
+    mkdir -p "$(dirname "$dest")"
+    tmp="$(mktemp "$dest.XXXXXX")"
+    cat >"$tmp"
+    chmod "$mode" "$tmp"
+    if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then
+        rm -f "$tmp"
+    else
+        mv -f "$tmp" "$dest"
+        say "wrote ${dest#"$root"}"
+    fi
+}
+
+# 1. The venv. --system-site-packages: apt's python3-lgpio has no wheel for
+#    every Python, and python3-systemd needs a compiler to pip install.
+if [ ! -x "$venv/bin/python" ]; then
+    say "creating the venv $venv (with $python)"
+    "$python" -m venv --system-site-packages "$venv" \
+        || die "cannot create a venv: on Debian/Raspberry Pi OS, sudo apt install python3-venv"
+fi
+
+# 2. pi-indi itself (an upgrade when it is already there).
+say "installing $source_arg into $venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$source_arg"
+[ -x "$venv/bin/pi-indi" ] || die "pip did not install $venv/bin/pi-indi"
+
+# The command on root's PATH: /usr/local/bin/pi-indi, a symlink into the venv
+# (left alone if it is something else, such as a pi-indi installed by hand).
+link="$root/usr/local/bin/pi-indi"
+if [ -L "$link" ] || [ ! -e "$link" ]; then
+    mkdir -p "$(dirname "$link")"
+    if [ "$(readlink "$link" 2>/dev/null)" != "$prefix/venv/bin/pi-indi" ]; then
+        ln -sfn "$prefix/venv/bin/pi-indi" "$link"
+        say "linked /usr/local/bin/pi-indi -> $prefix/venv/bin/pi-indi"
+    fi
+else
+    say "not replacing /usr/local/bin/pi-indi (not a symlink): use $prefix/venv/bin/pi-indi"
+fi
+
+# 3. The system user and its groups.
+put 0644 "$etc/sysusers.d/pi-indi.conf" <"$sysusers_src"
+if command -v systemd-sysusers >/dev/null 2>&1; then
+    # A bare name is looked up in the sysusers.d directories (of --root).
+    systemd-sysusers ${root:+--root="$root"} pi-indi.conf
+elif [ -z "$root" ]; then
+    # No systemd-sysusers (not a systemd system): the same with shadow-utils.
+    for group in gpio spi i2c; do groupadd --force --system "$group"; done
+    if ! id pi-indi >/dev/null 2>&1; then
+        useradd --system --user-group --no-create-home --home-dir / \
+            --shell /usr/sbin/nologin --comment "pi-indi INDI server" pi-indi
+    fi
+    usermod --append --groups gpio,spi,i2c pi-indi
+else
+    say "no systemd-sysusers: the pi-indi user is created when the root boots"
+fi
+
+# 4. The unit, run from the venv. It goes to /etc/systemd/system, where it
+#    takes precedence over a /lib/systemd/system/pi-indi.service of the .deb.
+# shellcheck disable=SC2016  # the backquotes are text for the unit's header
+sed "s#^ExecStart=/usr/bin/pi-indi #ExecStart=$prefix/venv/bin/pi-indi #" "$unit_src" \
+    | sed '1i # Installed by pi-indi deploy/install.sh (ExecStart: its venv). Rerunning it\n# rewrites this file: change settings with `systemctl edit pi-indi` instead.' \
+    | put 0644 "$etc/systemd/system/pi-indi.service"
+grep -q "^ExecStart=$prefix/venv/bin/pi-indi serve " "$etc/systemd/system/pi-indi.service" \
+    || die "could not point ExecStart at $prefix/venv/bin/pi-indi"
+
+# 5. The config: a default that drives no pin, never over an existing file.
+if [ -e "$etc/pi-indi.toml" ]; then
+    say "keeping the existing /etc/pi-indi.toml"
+else
+    put 0644 "$etc/pi-indi.toml" <"$config_src"
+fi
+
+# 6. systemd.
+if [ -z "$root" ] && [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+    systemctl enable pi-indi.service
+    if systemctl is-active --quiet pi-indi.service; then
+        action=restart
+    else
+        action=start
+    fi
+    systemctl "$action" pi-indi.service \
+        || say "pi-indi.service did not $action: see journalctl -u pi-indi"
+    say "done: pi-indi.service is enabled; edit /etc/pi-indi.toml, then sudo systemctl reload pi-indi"
+else
+    if command -v systemctl >/dev/null 2>&1; then
+        # Offline enable: only the multi-user.target.wants symlink.
+        systemctl --root="${root:-/}" --quiet enable pi-indi.service
+    fi
+    say "done (systemd is not running here: nothing was started)"
+fi

@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# Install the pi-indi .deb into a fresh Debian bookworm chroot with apt, and
+# check what a user would get: the pi-indi command and its drivers, the
+# default config, the user, the enabled unit, a conffile edit surviving a
+# reinstall, and a clean purge.
+#
+#   sudo bash scripts/test-deb-chroot.sh [path/to/pi-indi_*_all.deb]
+#
+# Without an argument it uses build/deb/pi-indi_*_all.deb, building it first
+# (deploy/build-deb.sh) when there is none. Needs root, debootstrap and the
+# network (a Debian mirror, and PyPI for one wheel). About a minute.
+#
+# Environment:
+#   PI_INDI_DEBIAN_MIRROR   default http://deb.debian.org/debian
+#   PI_INDI_KEEP_CHROOT=1   leave the chroot in place (its path is printed)
+#
+# Two packages pi-indi depends on are not in Debian bookworm in a usable
+# version, so this script builds local stand-ins, for this test only:
+#
+# * python3-gpiozero: bookworm ships 1.6.2 and pi-indi needs >= 2.0 (Raspberry
+#   Pi OS bookworm ships 2.0.1). The stand-in is PyPI's pure-Python wheel
+#   gpiozero-2.0.1.post3, its files unchanged (gpiozero, gpiozerocli and the
+#   dist-info with the pin factory entry points), laid out as Debian lays out
+#   Python modules, depending on bookworm's python3-colorzero as the real
+#   package does. It is real gpiozero code; only the packaging is ours.
+# * python3-lgpio: not in Debian at all (Raspberry Pi OS ships it). lgpio is a
+#   C library that only works on a Raspberry Pi, so the stand-in is an EMPTY
+#   PLACEHOLDER: it exists only so that apt can resolve pi-indi's Depends, and
+#   contains no code. Nothing here uses lgpio; the checks run with the
+#   default config (no devices) or gpiozero's mock pin factory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top="$PWD"
+started=$SECONDS
+
+[ "$(id -u)" = 0 ] || { echo "test-deb-chroot: run as root" >&2; exit 1; }
+command -v debootstrap >/dev/null || { echo "test-deb-chroot: needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
+
+if [ $# -ge 1 ]; then
+    deb="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+else
+    debs=(build/deb/pi-indi_*_all.deb)
+    if [ ! -f "${debs[0]}" ]; then
+        bash deploy/build-deb.sh build/deb >/dev/null
+        debs=(build/deb/pi-indi_*_all.deb)
+    fi
+    deb="$top/${debs[0]}"
+fi
+[ -f "$deb" ] || { echo "test-deb-chroot: no such file: $deb" >&2; exit 1; }
+
+mirror="${PI_INDI_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+work="$(mktemp -d "${TMPDIR:-/var/tmp}/pi-indi-chroot.XXXXXX")"
+ch="$work/chroot"
+cleanup() {
+    if mountpoint -q "$ch/proc" 2>/dev/null; then umount "$ch/proc"; fi
+    if [ "${PI_INDI_KEEP_CHROOT:-0}" = 1 ]; then
+        echo "test-deb-chroot: chroot kept in $ch"
+    else
+        rm -rf --one-file-system "$work"
+    fi
+}
+trap cleanup EXIT
+
+failures=0
+checks=0
+ok() { checks=$((checks + 1)); printf '  ok    %s\n' "$1"; }
+fail() { checks=$((checks + 1)); failures=$((failures + 1)); printf '  FAIL  %s\n' "$1"; }
+check() {
+    local what="$1"
+    shift
+    if "$@" >"$work/out" 2>&1; then ok "$what"; else fail "$what"; sed 's/^/        /' "$work/out"; fi
+}
+in_chroot() { chroot "$ch" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=/root "$@"; }
+apt_in_chroot() { in_chroot env DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@"; }
+
+# --- the local stand-in packages ------------------------------------------
+echo "== building the test stand-ins for python3-gpiozero and python3-lgpio"
+pydir=usr/lib/python3/dist-packages
+python="${PI_INDI_VENV:-.venv}/bin/python"
+[ -x "$python" ] || python=python3
+"$python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$work/wheel" gpiozero==2.0.1.post3
+pkg="$work/python3-gpiozero"
+mkdir -p "$pkg/DEBIAN" "$pkg/$pydir" "$pkg/usr/share/doc/python3-gpiozero"
+"$python" -m zipfile -e "$work"/wheel/gpiozero-2.0.1.post3-py3-none-any.whl "$pkg/$pydir"
+cat >"$pkg/usr/share/doc/python3-gpiozero/README.test-build" <<'EOF'
+Local test build made by pi-indi's scripts/test-deb-chroot.sh: the files of
+PyPI's gpiozero-2.0.1.post3-py3-none-any.whl, unchanged, packaged for a
+Debian bookworm test chroot (bookworm ships gpiozero 1.6.2). Not for
+distribution; Raspberry Pi OS ships python3-gpiozero 2.0.1.
+EOF
+cat >"$pkg/DEBIAN/control" <<'EOF'
+Package: python3-gpiozero
+Version: 2.0.1.post3-0~piindi.test1
+Architecture: all
+Maintainer: pi-indi developers <pi-indi@localhost>
+Depends: python3:any (>= 3.9), python3-colorzero
+Section: python
+Priority: optional
+Description: gpiozero 2.0.1.post3 from PyPI's wheel (pi-indi test build)
+ LOCAL TEST BUILD for pi-indi's chroot test: the unchanged files of the
+ pure-Python wheel gpiozero-2.0.1.post3 from PyPI, because Debian bookworm
+ ships gpiozero 1.6.2. Not for distribution.
+EOF
+gpiozero_deb=python3-gpiozero_2.0.1.post3-0~piindi.test1_all.deb
+dpkg-deb --root-owner-group --build "$pkg" "$work/$gpiozero_deb" >/dev/null
+
+pkg="$work/python3-lgpio"
+mkdir -p "$pkg/DEBIAN" "$pkg/usr/share/doc/python3-lgpio"
+cat >"$pkg/usr/share/doc/python3-lgpio/README.placeholder" <<'EOF'
+PLACEHOLDER, NOT lgpio. Made by pi-indi's scripts/test-deb-chroot.sh so that
+apt can resolve pi-indi's "Depends: python3-lgpio" in a Debian bookworm test
+chroot, where no python3-lgpio exists. It contains no code: lgpio only works
+on a Raspberry Pi, where Raspberry Pi OS ships the real python3-lgpio.
+EOF
+cat >"$pkg/DEBIAN/control" <<'EOF'
+Package: python3-lgpio
+Version: 0~placeholder.piindi.test1
+Architecture: all
+Maintainer: pi-indi developers <pi-indi@localhost>
+Section: python
+Priority: optional
+Description: PLACEHOLDER for dependency resolution only: contains no lgpio
+ EMPTY PLACEHOLDER made by pi-indi's chroot test so that apt can resolve
+ pi-indi's dependency on python3-lgpio on Debian bookworm, which has no
+ lgpio. It contains no code; lgpio only works on a Raspberry Pi, where
+ Raspberry Pi OS ships the real python3-lgpio.
+EOF
+lgpio_deb=python3-lgpio_0~placeholder.piindi.test1_all.deb
+dpkg-deb --root-owner-group --build "$pkg" "$work/$lgpio_deb" >/dev/null
+ok "stand-in packages built"
+
+# --- the chroot --------------------------------------------------------------
+echo "== debootstrap --variant=minbase bookworm"
+t=$SECONDS
+debootstrap --variant=minbase bookworm "$ch" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+    tail -n 30 "$work/debootstrap.log" >&2
+    echo "test-deb-chroot: debootstrap failed" >&2
+    exit 1
+}
+ok "debootstrap ($((SECONDS - t)) s)"
+mount -t proc proc "$ch/proc"
+# Nothing may start services in the chroot (there is no systemd running there
+# anyway, so deb-systemd-invoke starts nothing; this is belt and braces).
+printf '#!/bin/sh\nexit 101\n' >"$ch/usr/sbin/policy-rc.d"
+chmod +x "$ch/usr/sbin/policy-rc.d"
+mkdir -p "$ch/tmp/debs"
+cp "$deb" "$work"/python3-*.deb "$ch/tmp/debs/"
+debname="/tmp/debs/$(basename "$deb")"
+
+echo "== apt install ./$(basename "$deb")"
+t=$SECONDS
+apt_in_chroot update >"$work/apt.log" 2>&1 || {
+    tail -n 20 "$work/apt.log" >&2
+    echo "test-deb-chroot: apt-get update failed in the chroot" >&2
+    exit 1
+}
+if apt_in_chroot install "$debname" "/tmp/debs/$gpiozero_deb" "/tmp/debs/$lgpio_deb" \
+    >>"$work/apt.log" 2>&1; then
+    ok "apt-get install ($((SECONDS - t)) s)"
+else
+    fail "apt-get install"
+    tail -n 40 "$work/apt.log" | sed 's/^/        /'
+    exit 1
+fi
+check "pi-indi is installed" \
+    bash -c "chroot '$ch' dpkg-query -W -f='\${Status}' pi-indi | grep -qx 'install ok installed'"
+check "python3-systemd came with it (Recommends)" \
+    bash -c "chroot '$ch' dpkg-query -W -f='\${Status}' python3-systemd | grep -qx 'install ok installed'"
+check "pi-indi --version" in_chroot pi-indi --version
+in_chroot pi-indi list-drivers >"$work/drivers" 2>&1 || true
+n_drivers="$(grep -c . "$work/drivers" || true)"
+n_expected="$(awk '/^\[project.entry-points."pi_indi.drivers"\]/ {on=1; next} /^\[/ {on=0} on && /=/ {n++} END {print n+0}' pyproject.toml)"
+if [ "$n_drivers" = "$n_expected" ] && ! grep -qiE 'load error|error' "$work/drivers"; then
+    ok "pi-indi list-drivers: $n_drivers drivers, no load errors"
+else
+    fail "pi-indi list-drivers ($n_drivers lines, $n_expected entry points):"
+    sed 's/^/        /' "$work/drivers"
+fi
+check "pi-indi check-config on the example config" \
+    in_chroot pi-indi check-config --config /usr/lib/python3/dist-packages/pi_indi/example.toml
+check "pi-indi check-config on the installed /etc/pi-indi.toml: no devices" \
+    bash -c "chroot '$ch' pi-indi check-config | tee /dev/stderr | grep -q 'OK, 0 device(s) enabled of 0'"
+check "the installed config is deploy/pi-indi.toml" cmp "$top/deploy/pi-indi.toml" "$ch/etc/pi-indi.toml"
+check "unit installed" test -f "$ch/lib/systemd/system/pi-indi.service"
+check "unit enabled (multi-user.target.wants symlink)" \
+    test -L "$ch/etc/systemd/system/multi-user.target.wants/pi-indi.service"
+check "systemd-analyze verify in the chroot: no output" \
+    bash -c "out=\$(chroot '$ch' systemd-analyze verify /lib/systemd/system/pi-indi.service 2>&1) && [ -z \"\$out\" ] || { echo \"\$out\"; false; }"
+check "user pi-indi exists" in_chroot getent passwd pi-indi
+for group in gpio spi i2c; do
+    check "pi-indi is in group $group" \
+        bash -c "chroot '$ch' id -nG pi-indi | tr ' ' '\n' | grep -qx $group"
+done
+check "conffiles lists /etc/pi-indi.toml" \
+    bash -c "chroot '$ch' dpkg-query -W -f='\${Conffiles}' pi-indi | grep -q '^ /etc/pi-indi.toml '"
+
+# The installed package serves: the example on gpiozero's mock pins.
+cat >"$ch/tmp/smoke.py" <<'EOF'
+import socket, subprocess, sys, time
+server = subprocess.Popen(["pi-indi", "serve", "--mock", "--host", "127.0.0.1", "--port", "17624",
+                           "--config", "/usr/lib/python3/dist-packages/pi_indi/example.toml"])
+try:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            sock = socket.create_connection(("127.0.0.1", 17624), timeout=5)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                sys.exit("pi-indi serve did not listen")
+            time.sleep(0.2)
+    sock.sendall(b'<getProperties version="1.7"/>')
+    data = b""
+    deadline = time.monotonic() + 15
+    while b"<defSwitchVector" not in data and time.monotonic() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sys.exit(0 if b"<defSwitchVector" in data else "no defSwitchVector from pi-indi serve")
+finally:
+    server.terminate()
+    server.wait(10)
+EOF
+check "pi-indi serve --mock (the example) answers getProperties with vectors" \
+    in_chroot timeout 60 python3 /tmp/smoke.py
+
+echo "== reinstall keeps a local edit of /etc/pi-indi.toml"
+echo '# a local edit' >>"$ch/etc/pi-indi.toml"
+if apt_in_chroot install --reinstall "$debname" >"$work/reinstall.log" 2>&1; then
+    ok "apt-get install --reinstall"
+else
+    fail "apt-get install --reinstall"
+    tail -n 20 "$work/reinstall.log" | sed 's/^/        /'
+fi
+check "the local edit survived" grep -qx '# a local edit' "$ch/etc/pi-indi.toml"
+check "no .dpkg-dist/.dpkg-new copy was left" \
+    bash -c "! ls '$ch'/etc/pi-indi.toml.dpkg-* 2>/dev/null"
+check "still enabled" test -L "$ch/etc/systemd/system/multi-user.target.wants/pi-indi.service"
+
+echo "== purge"
+if apt_in_chroot purge pi-indi >"$work/purge.log" 2>&1; then
+    ok "apt-get purge pi-indi"
+else
+    fail "apt-get purge pi-indi"
+    tail -n 20 "$work/purge.log" | sed 's/^/        /'
+fi
+check "package gone" bash -c "! chroot '$ch' dpkg-query -W -f='\${Status}' pi-indi 2>/dev/null | grep -q installed"
+check "/etc/pi-indi.toml removed" test ! -e "$ch/etc/pi-indi.toml"
+check "enable symlink removed" test ! -L "$ch/etc/systemd/system/multi-user.target.wants/pi-indi.service"
+check "unit removed" test ! -e "$ch/lib/systemd/system/pi-indi.service"
+check "deb-systemd-helper state removed" \
+    bash -c "! ls '$ch'/var/lib/systemd/deb-systemd-helper-enabled/ 2>/dev/null | grep -q pi-indi"
+check "/usr/bin/pi-indi removed" test ! -e "$ch/usr/bin/pi-indi"
+
+if [ "$failures" -gt 0 ]; then
+    echo "chroot test: $failures of $checks checks failed ($((SECONDS - started)) s)"
+    exit 1
+fi
+echo "chroot test: all $checks checks OK in $((SECONDS - started)) s"
