@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the benchmarks side by side with their anchors, in a venv of their own:
-#   bash bench/run.sh          # codec and server benchmarks
+#   bash bench/run.sh          # all of them: codec, server and appliance
 #   bash bench/run.sh codec    # only the codec one
+#   bash bench/run.sh appliance  # button latency, memory and start-up of pi-indi serve --mock
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=bench/.venv
@@ -15,5 +16,10 @@ cc -O2 -o "$VENV/flood_c" bench/flood.c
 case "${1:-all}" in
     codec) "$VENV/bin/python" bench/codec.py ;;
     server) "$VENV/bin/python" bench/server.py ;;
-    *) "$VENV/bin/python" bench/codec.py; "$VENV/bin/python" bench/server.py ;;
+    appliance) "$VENV/bin/python" bench/appliance.py ;;
+    *)
+        "$VENV/bin/python" bench/codec.py
+        "$VENV/bin/python" bench/server.py
+        "$VENV/bin/python" bench/appliance.py
+        ;;
 esac

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import importlib.resources
 import logging
 import os
 import sys
@@ -44,6 +43,8 @@ Run "pi-indi COMMAND --help" for a command's options.
 
 
 def _example_text() -> str:
+    import importlib.resources
+
     return (importlib.resources.files("pi_indi") / "example.toml").read_text(encoding="utf-8")
 
 

@@ -12,7 +12,6 @@ with its TOML path, with a did-you-mean for misspelt keys and driver names
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 import tomllib
@@ -185,6 +184,8 @@ DriverFinder = Callable[[str], "DriverRecord | None"]
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    import difflib  # only when something is wrong
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

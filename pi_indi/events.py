@@ -10,7 +10,6 @@ built on first use).
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,8 @@ from pi_indi.protocol import (
 from pi_indi.protocol import Message as MessageEvent
 
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
     from pi_indi.properties import PropertyVector
 
 __all__ = [
@@ -77,6 +78,9 @@ class _Base:
     @property
     def root(self) -> ET.Element:
         """The received element, as ElementTree would give it."""
+        # The XML library is loaded only for code that asks for XML.
+        import xml.etree.ElementTree as ET
+
         return ET.fromstring(encode(self._source))  # noqa: S314 - our own encoder's output
 
 

@@ -12,14 +12,11 @@ import asyncio
 import contextlib
 import logging
 import os
-import tempfile
 import threading
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 __all__ = ["StateStore"]
 
@@ -69,6 +66,11 @@ class StateStore:
         with self._lock:
             if version <= self._written:
                 return  # a newer snapshot is already on disk
+            # Loaded on the first save: a service that never saves needs neither.
+            import tempfile
+
+            import tomli_w
+
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.path.parent)
