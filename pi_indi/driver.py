@@ -11,6 +11,15 @@ rule are answered with the vector in Alert and a message saying why. ``rxevent``
 and ``snoopevent`` calls for one driver run one at a time, in the order the
 requests arrived, whichever way the driver is run.
 
+Failures stay inside the driver. A ``rxevent`` that raises is logged with its
+traceback and the request is answered with the vector in Alert and a message
+naming the error; a ``snoopevent`` that raises is logged. A ``hardware()``
+that raises is logged, every vector goes to Alert with a device message, and
+it is started again after a delay that doubles from
+:attr:`IPyDriver.hardware_restart_delay` up to
+:attr:`IPyDriver.hardware_restart_max_delay`; one that returns is done. In
+every case the driver goes on answering requests.
+
 A request that finds the driver idle is handled at once, inside the loop
 callback that read it, as the driver's dispatch task (the way Python 3.12's
 eager tasks start): a round trip then costs no task switch. Should the
@@ -159,6 +168,14 @@ async def _carry_on(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
             return
 
 
+def _reason(exc: BaseException) -> str:
+    """An exception as one short line for a client: ``RuntimeError: boom``."""
+    text = " ".join(str(exc).split())
+    if len(text) > 200:
+        text = text[:199] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _coroutine(coro: Any) -> Coroutine[Any, Any, Any]:
     if not inspect.iscoroutine(coro):
         raise TypeError(
@@ -285,6 +302,13 @@ class IPyDriver(UserDict[str, Device]):
         ValueError: two devices share a name.
     """
 
+    #: Seconds before a ``hardware()`` that raised is started again. The delay
+    #: doubles at each failure in a row, up to :attr:`hardware_restart_max_delay`,
+    #: and is back to this after a run that lasted at least that long.
+    hardware_restart_delay: float = 1.0
+    #: The longest wait before ``hardware()`` is started again, in seconds.
+    hardware_restart_max_delay: float = 60.0
+
     def __init__(self, *devices: Device, **driverdata: Any) -> None:
         super().__init__()
         for device in devices:
@@ -335,7 +359,11 @@ class IPyDriver(UserDict[str, Device]):
     async def hardware(self) -> None:
         """Override: run the instrument, e.g. ``while not self.stop: ...``.
 
-        Started once by ``asyncrun``; cancelled when the driver shuts down.
+        Started by ``asyncrun``; cancelled when the driver shuts down. If it
+        raises, the error is logged, every vector goes to Alert, and it is
+        started again after :attr:`hardware_restart_delay` seconds (doubling
+        at each failure in a row, up to :attr:`hardware_restart_max_delay`),
+        unless the driver is stopping. If it returns, it is not started again.
         """
 
     async def snoopevent(self, event: Any) -> None:
@@ -483,7 +511,7 @@ class IPyDriver(UserDict[str, Device]):
         self._snoop_changed = asyncio.Event()
         link_task = self._start_task(self._link.run(self))
         self._dispatcher = self._start_task(self._dispatch())
-        self._start_task(self.hardware())
+        self._start_task(self._run_hardware())
         self._start_task(self._monitor_snoop())
         for coro in self._backgroundlist:
             self._start_task(coro)
@@ -515,6 +543,74 @@ class IPyDriver(UserDict[str, Device]):
             self._link.close()
             self.stopped.set()
             logger.info("driver %s stopped", type(self).__name__)
+
+    async def _run_hardware(self) -> None:
+        """Run ``hardware()``; start it again, with a growing delay, each time it raises."""
+        loop = asyncio.get_running_loop()
+        name = type(self).__name__
+        delay = self.hardware_restart_delay
+        # The vectors put in Alert by the last failure, with the state each had.
+        alerted: list[tuple[PropertyVector[Any], str]] = []
+        while True:
+            started = loop.time()
+            try:
+                await self.hardware()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._stop:
+                    logger.info("driver %s: hardware() ended while stopping: %r", name, exc)
+                    return
+                if loop.time() - started >= self.hardware_restart_max_delay:
+                    delay = self.hardware_restart_delay  # it ran a good while: start over
+                logger.exception(
+                    "driver %s: hardware() failed; starting it again in %g s", name, delay
+                )
+                await self._hardware_failed(exc, delay, alerted)
+            else:
+                return  # done, as indipydriver's hardware() is when it returns
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.hardware_restart_max_delay)
+            if self._stop:
+                return
+            logger.info("driver %s: starting hardware() again", name)
+            await self._hardware_restarting(alerted)
+
+    async def _hardware_failed(
+        self, exc: Exception, delay: float, alerted: list[tuple[PropertyVector[Any], str]]
+    ) -> None:
+        # Shown on every vector: which of them the failed task served, only the driver knows.
+        message = f"[ERROR] hardware task failed ({_reason(exc)}); restarting it in {delay:g} s"
+        try:
+            for device in self.data.values():
+                if not device.enable:
+                    continue
+                await device.send_device_message(message)
+                for vector in device.data.values():
+                    if not vector.enable:
+                        continue
+                    if vector.state != "Alert":
+                        alerted.append((vector, vector.state))
+                        vector.state = "Alert"
+                    await vector.send_setVectorMembers(members=[])
+        except Exception:
+            logger.exception(
+                "driver %s: could not report the hardware failure", type(self).__name__
+            )
+
+    async def _hardware_restarting(self, alerted: list[tuple[PropertyVector[Any], str]]) -> None:
+        # Vectors still in the Alert the failure set go back to what they were.
+        restored, alerted[:] = list(alerted), []
+        try:
+            for device in self.data.values():
+                if device.enable:
+                    await device.send_device_message("[INFO] hardware task restarted")
+            for vector, state in restored:
+                if vector.state == "Alert":
+                    vector.state = state
+                    await vector.send_setVectorMembers(members=[])
+        except Exception:
+            logger.exception("driver %s: could not report the restart", type(self).__name__)
 
     async def _drain_inbox(self) -> None:
         # Let requests read before EOF be handled before stopping.
@@ -688,10 +784,11 @@ class IPyDriver(UserDict[str, Device]):
             await self.rxevent(rx)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             logger.exception("driver %s: rxevent failed on %s", type(self).__name__, vector.name)
             await self._alert(
-                vector, f"[ERROR] {vector.name}: the driver failed to handle the request"
+                vector,
+                f"[ERROR] {vector.name}: the driver failed to handle the request ({_reason(exc)})",
             )
 
     async def _alert(self, vector: PropertyVector[Any], message: str) -> None:
@@ -756,7 +853,13 @@ class IPyDriver(UserDict[str, Device]):
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("driver %s: snoopevent failed", type(self).__name__)
+            logger.exception(
+                "driver %s: snoopevent failed on %s %s.%s",
+                type(self).__name__,
+                type(event).__name__,
+                device,
+                name,
+            )
 
     async def _monitor_snoop(self) -> None:
         # Sleeps until the next snoop() deadline; no periodic tick.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import zlib
 from datetime import datetime
@@ -239,6 +240,9 @@ async def test_rxevent_failure_is_logged_and_answered_driver_keeps_running(run_d
     await r.link.request(NewTextVector(device="Dev", name="NOTE", values={"TEXT": "y"}))
     reply = await r.link.reply()
     assert reply.state is PropertyState.ALERT
+    assert reply.message == (
+        "[ERROR] NOTE: the driver failed to handle the request (RuntimeError: boom)"
+    )
     assert "boom" in caplog.text
     await r.link.request(NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "7"}))
     assert (await r.link.reply()).state is PropertyState.OK
@@ -521,3 +525,124 @@ async def test_events_the_model_builds_pass_the_constructors_checks(run_driver):
         fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
         assert type(event)(**fields) == event
     assert fields["values"] == {"L": PropertyState.BUSY}
+
+
+async def test_snoopevent_failure_is_logged_and_the_driver_keeps_running(run_driver, caplog):
+    class Broken(Recorder):
+        async def snoopevent(self, event: Any) -> None:
+            await super().snoopevent(event)
+            raise RuntimeError("snoop boom")
+
+    r = await run_driver(Broken(make_device()))
+    await r.driver.send_getProperties("Other")
+    assert (await r.link.reply()) == GetProperties(device="Other")
+    await r.link.request(SetTextVector(device="Other", name="T", values={"t": "v"}))
+    await r.link.request(NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "7"}))
+    assert (await r.link.reply()).state is PropertyState.OK
+    assert len(r.driver.snooped) == 1
+    assert "snoopevent failed on SetTextVector Other.T" in caplog.text
+    assert "snoop boom" in caplog.text
+
+
+class FailingHardware(Recorder):
+    """hardware() raises every time (after *runs_for* seconds), counting its runs."""
+
+    hardware_restart_delay = 0.01
+    hardware_restart_max_delay = 0.04
+
+    def __init__(self, runs_for: float = 0.0, limit: int = 5) -> None:
+        super().__init__(make_device())
+        self.runs_for = runs_for
+        self.limit = limit
+        self.runs = 0
+        self.done = asyncio.Event()
+
+    async def hardware(self) -> None:
+        self.runs += 1
+        if self.runs > self.limit:
+            self.done.set()
+            return
+        if self.runs_for:
+            await asyncio.sleep(self.runs_for)
+        raise OSError(f"run {self.runs} failed")
+
+
+async def restart_delays(r: Any) -> list[float]:
+    """The delays announced by each "hardware task failed" message, once hardware() is done."""
+    async with asyncio.timeout(5):
+        await r.driver.done.wait()
+    delays = []
+    while not r.link.sent.empty():
+        event = r.link.sent.get_nowait()
+        if isinstance(event, Message) and event.message and "hardware task failed" in event.message:
+            delays.append(float(event.message.rsplit(" in ", 1)[1].removesuffix(" s")))
+    return delays
+
+
+async def test_hardware_that_raises_restarts_with_a_doubling_bounded_delay(run_driver, caplog):
+    r = await run_driver(FailingHardware())
+    assert await restart_delays(r) == [0.01, 0.02, 0.04, 0.04, 0.04]
+    assert r.driver.runs == 6  # five failures, then it returned: not started again
+    failures = [rec for rec in caplog.records if "hardware() failed" in rec.getMessage()]
+    assert len(failures) == 5
+    assert all(rec.exc_info is not None for rec in failures)
+
+
+async def test_the_restart_delay_starts_over_after_a_long_run(run_driver):
+    r = await run_driver(FailingHardware(runs_for=0.06, limit=3))
+    assert await restart_delays(r) == [0.01, 0.01, 0.01]
+
+
+async def test_hardware_failure_puts_every_vector_in_alert_then_restores_them(run_driver):
+    driver = FailingHardware(limit=1)
+    driver.hardware_restart_delay = 0.05
+    driver["Dev"]["LAMP"].state = "Busy"
+    r = await run_driver(driver)
+    failed = await r.link.reply()
+    assert isinstance(failed, Message)
+    assert failed.device == "Dev"
+    assert failed.message == (
+        "[ERROR] hardware task failed (OSError: run 1 failed); restarting it in 0.05 s"
+    )
+    alerts = [await r.link.reply() for _ in range(7)]
+    assert [e.name for e in alerts] == ["MODE", "RELAY", "LEVEL", "TEMP", "NOTE", "LAMP", "DATA"]
+    assert {e.state for e in alerts} == {PropertyState.ALERT}
+    restarted = await r.link.reply()
+    assert isinstance(restarted, Message)
+    assert restarted.message == "[INFO] hardware task restarted"
+    restored = {e.name: e.state for e in [await r.link.reply() for _ in range(7)]}
+    assert restored["LAMP"] is PropertyState.BUSY
+    assert restored["MODE"] is PropertyState.OK
+    assert restored["DATA"] is PropertyState.IDLE
+    async with asyncio.timeout(2):
+        await driver.done.wait()
+
+
+async def test_hardware_that_returns_is_not_started_again(run_driver):
+    driver = FailingHardware(limit=0)
+    r = await run_driver(driver)
+    async with asyncio.timeout(2):
+        await driver.done.wait()
+    assert await r.link.nothing_more()
+    assert driver.runs == 1
+
+
+async def test_hardware_that_raises_while_stopping_is_not_started_again(run_driver, caplog):
+    class Stopping(Recorder):
+        hardware_restart_delay = 0.01
+        runs = 0
+
+        async def hardware(self) -> None:
+            self.runs += 1
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.shutdownrequested.wait()
+            raise OSError("the pins were released")
+
+    r = await run_driver(Stopping(make_device()))
+    await asyncio.sleep(0)
+    r.driver.shutdown()
+    async with asyncio.timeout(2):
+        await r.task
+    assert r.driver.runs == 1
+    assert r.link.sent.empty()  # no Alert: nothing failed that anyone needs to know about
+    assert "hardware() failed" not in caplog.text

@@ -228,6 +228,23 @@ def _factory_class(name: str) -> Any:
     raise HardwareError(f"gpiozero has no pin factory {name!r}")
 
 
+#: The top-level modules whose exceptions come from the hardware: gpiozero and
+#: the pin libraries under it (lgpio, pigpio, RPi.GPIO, spidev and smbus raise
+#: their own types, or RuntimeError, for a line that is busy or gone).
+_HARDWARE_MODULES = frozenset({"gpiozero", "lgpio", "pigpio", "RPi", "spidev", "smbus", "smbus2"})
+
+
+def _hardware_reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, PermissionError):
+        return f"{text or 'permission denied'} (is the service user in the gpio group?)"
+    if isinstance(exc, gpiozero.PinPWMUnsupported):
+        return f"{text or 'PWM is not supported'} (use a pin that can do PWM)"
+    if isinstance(exc, gpiozero.DeviceClosed):
+        return f"{text or 'the device is closed'}: the pin was released"
+    return text or type(exc).__name__
+
+
 def _reader(device: Any, attribute: str) -> Callable[[], float]:
     return lambda: float(getattr(device, attribute))
 
@@ -375,6 +392,42 @@ class Gpio:
             except Exception:  # closing must go on
                 logger.exception("closing the pin factory failed")
             self.factory = None
+
+    def as_hardware_error(self, exc: BaseException) -> HardwareError | None:
+        """*exc* as a :class:`HardwareError` when it came from the hardware, else None.
+
+        The hardware's errors are gpiozero's (a pin busy or missing, PWM not
+        supported, a device closed under its driver, a bad value), the pin
+        libraries' own, and ``OSError`` and ``ValueError`` (a sensor file
+        gone, a line lost). Anything else is a bug, not the hardware. This is
+        the one place that knows gpiozero's exception types; drivers ask here.
+
+        Returns:
+            *exc* itself when it is a HardwareError; else a new one whose
+            message is fit for a user and whose ``__cause__`` is *exc*.
+        """
+        if isinstance(exc, HardwareError):
+            return exc
+        if not (
+            isinstance(exc, (gpiozero.GPIOZeroError, OSError, ValueError))
+            or type(exc).__module__.partition(".")[0] in _HARDWARE_MODULES
+        ):
+            return None
+        error = HardwareError(_hardware_reason(exc))
+        error.__cause__ = exc
+        return error
+
+    def ensure_open(self, device: Any) -> None:
+        """Raise now if *device* was closed, for calls that would fail only later.
+
+        ``blink()`` on a closed device returns and then fails in gpiozero's
+        blink thread, where no driver can see it.
+
+        Raises:
+            HardwareError: the device is closed.
+        """
+        if getattr(device, "closed", False):
+            raise HardwareError(f"{type(device).__name__} is closed: the pin was released")
 
     # -- sensors (made so that, in mock mode, simulated values flow through gpiozero) --
 

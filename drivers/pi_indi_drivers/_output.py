@@ -2,7 +2,7 @@
 
 An output driver makes its gpiozero devices with :meth:`OutputDriver.create`
 (so they are released when it stops, or when ``build()`` fails half way),
-applies every change through :meth:`OutputDriver.attempt` (a refusal from
+applies every change through :meth:`GpioDriver.attempt` (a refusal from
 gpiozero, lgpio or the OS becomes the vector in Alert plus a message, never an
 exception out of ``rxevent``) and calls :meth:`OutputDriver.persist` after each
 change, which saves :meth:`OutputDriver.snapshot` for the next start.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pi_indi_drivers._base import OUTPUT_INTERFACE, GpioDriver
@@ -20,7 +20,6 @@ from pi_indi_drivers._base import OUTPUT_INTERFACE, GpioDriver
 if TYPE_CHECKING:
     import asyncio
 
-    from pi_indi.properties import PropertyVector
     from pi_indi.registry import DriverContext
 
 __all__ = ["OutputDriver", "saved_number"]
@@ -93,28 +92,6 @@ class OutputDriver(GpioDriver):
             self.save_state(self.snapshot())
         except Exception:
             logger.exception("%s: could not save the output state", self.context.devicename)
-
-    async def attempt(self, vector: PropertyVector[Any], action: Callable[[], object]) -> bool:
-        """Run *action* (a call into gpiozero); on failure answer *vector* with Alert.
-
-        The vector's values are not touched, so the Alert carries the values
-        it had before the request, as libindi reverts a refused change.
-
-        Returns:
-            True when the action succeeded.
-        """
-        try:
-            action()
-        except Exception as exc:  # gpiozero, lgpio and the OS raise many kinds
-            logger.exception("%s: %s failed", self.context.devicename, vector.name)
-            await self.refuse(vector, str(exc) or type(exc).__name__)
-            return False
-        return True
-
-    async def refuse(self, vector: PropertyVector[Any], reason: str) -> None:
-        """Answer a request with *vector* in Alert and a message saying why."""
-        vector.state = "Alert"
-        await vector.send_setVector(message=f"[ERROR] {vector.name}: {reason}")
 
     def start_task(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run *coro* as a task of this driver and return it (to cancel it early).

@@ -298,13 +298,11 @@ class _InputDriver(GpioDriver):
         for item in self.inputs:
             # Edges before now were dropped (the loop was not known yet), and a
             # smoothed input's state is only known once it has samples.
-            try:
+            # A failed read is shown (Alert) and the edges still come.
+            vector = self.device[item.vector]
+            async with self.hardware_errors(vector, failure=f"cannot read {item.pin}") as guard:
                 active = await loop.run_in_executor(None, self.gpio.read_active, item.device)
-            except Exception as exc:  # noqa: BLE001 - any failure is shown, and edges still come
-                logger.warning("%s: cannot read %s: %s", self.context.devicename, item.pin, exc)
-                vector = self.device[item.vector]
-                vector.state = "Alert"
-                await vector.send_setVector(message=f"[ERROR] cannot read {item.pin}: {exc}")
+            if guard.failed:
                 continue
             await self._apply(item, self._is_on(active), count=False, force=True)
         while True:

@@ -255,9 +255,10 @@ class DigitalOutputDriver(OutputDriver):
     async def _end_pulse(self, output: _Output, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0))
         output.pulse_task = None
-        if not await self.attempt(output.pulse, output.device.off):
-            output.switch.state = "Alert"
-            await output.switch.send_setVector()
+        # The output may still be on: both vectors show the failure.
+        async with self.hardware_errors(output.pulse, output.switch) as guard:
+            output.device.off()
+        if guard.failed:
             return
         output.show("off")
         self.persist()
@@ -271,10 +272,10 @@ class DigitalOutputDriver(OutputDriver):
         on_time = blink.getfloatvalue("ON_TIME") if on_time is None else on_time
         off_time = blink.getfloatvalue("OFF_TIME") if off_time is None else off_time
         await self._end_actions(output, "replaced by blinking")
-        if not await self.attempt(
-            blink,
-            lambda: output.device.blink(on_time=on_time, off_time=off_time, background=True),
-        ):
+        async with self.hardware_errors(blink) as guard:
+            self.gpio.ensure_open(output.device)  # else blink() fails later, in its thread
+            output.device.blink(on_time=on_time, off_time=off_time, background=True)
+        if guard.failed:
             return
         output.show("blink")
         blink["ON_TIME"] = on_time

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from pi_indi import __version__
 from pi_indi.driver import Device, IPyDriver
-from pi_indi.errors import HardwareError
 from pi_indi.properties import (
     NumberMember,
     NumberVector,
@@ -26,7 +25,7 @@ from pi_indi.properties import (
     TextMember,
     TextVector,
 )
-from pi_indi_drivers._base import AUX_INTERFACE
+from pi_indi_drivers._base import AUX_INTERFACE, HardwareGuard
 
 if TYPE_CHECKING:
     from pi_indi_drivers._gpio import Gpio, SimulatedInput, SimulatedReading
@@ -152,10 +151,9 @@ class MockControlDriver(IPyDriver):
         vector = event.vector
         sim = self.pins[event.vectorname]
         high = event.get("HIGH", vector["HIGH"]) == "On"
-        try:
+        async with HardwareGuard(self, self.gpio, vector) as guard:
             self.gpio.drive_pin(sim.pin, high)
-        except HardwareError as exc:
-            await vector.send_setVector(state="Alert", message=f"[ERROR] {exc}")
+        if guard.failed:
             return
         vector["HIGH"] = "On" if high else "Off"
         vector["LOW"] = "Off" if high else "On"
@@ -165,11 +163,9 @@ class MockControlDriver(IPyDriver):
         vector = event.vector
         reading = self.readings[event.vectorname]
         value = event.getfloatvalue("VALUE")
-        try:
+        async with HardwareGuard(self, self.gpio, vector) as guard:
             reading.apply(value)
-        except Exception as exc:  # whatever the simulation refuses is shown
-            logger.exception("%s: cannot set %s", DEVICE_NAME, event.vectorname)
-            await vector.send_setVector(state="Alert", message=f"[ERROR] {exc}")
+        if guard.failed:
             return
         reading.value = value
         vector["VALUE"] = value

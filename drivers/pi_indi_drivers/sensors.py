@@ -115,20 +115,16 @@ class _SensorDriver(GpioDriver):
     async def run(self) -> None:
         """Read every ``interval`` seconds until the driver stops."""
         loop = asyncio.get_running_loop()
-        problem: str | None = None
+        # Told once (not at every reading) until a reading succeeds again.
+        guard = self.hardware_errors(
+            *(reading.vector for reading in self.readings),
+            failure="cannot read the sensor",
+            once=True,
+        )
         while True:
-            try:
+            async with guard:
                 values = await loop.run_in_executor(None, self.read)
-            except Exception as exc:  # noqa: BLE001 - any failed read is shown; reading goes on
-                text = f"cannot read the sensor: {exc}"
-                if text != problem:  # tell once, not at every reading
-                    problem = text
-                    logger.warning("%s: %s", self.context.devicename, text)
-                    await self._show_failure(text)
-            else:
-                if problem is not None:
-                    logger.info("%s: reading again", self.context.devicename)
-                    problem = None
+            if not guard.failed:
                 await self._publish(values)
             await asyncio.sleep(self.options.interval)
 
@@ -136,12 +132,6 @@ class _SensorDriver(GpioDriver):
         """Close the sensors' gpiozero devices."""
         for reading in self.readings:
             self.gpio.release(reading.sensor.device)
-
-    async def _show_failure(self, text: str) -> None:
-        message = f"[ERROR] {text}"
-        for reading in self.readings:
-            await reading.vector.send_setVector(state="Alert", message=message)
-            message = ""
 
     async def _publish(self, values: list[float]) -> None:
         for reading, value in zip(self.readings, values, strict=True):

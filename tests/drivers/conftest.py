@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pi_indi import IPyServer
+from pi_indi.config import DeviceConfig, parse_config
 from pi_indi.driver import IPyDriver
 from pi_indi.protocol import GetProperties
 from pi_indi.registry import DriverContext
@@ -85,3 +88,22 @@ async def serve() -> AsyncIterator[Any]:
         server.shutdown()
         async with asyncio.timeout(10):
             await task
+
+
+def update(kind: Any, name: str, state: Any = None) -> Callable[[Any], bool]:
+    """A matcher for ``client.expect``: an event of *kind* for vector *name* (in *state*)."""
+
+    def match(e: Any) -> bool:
+        return type(e) is kind and e.name == name and (state is None or e.state == state)
+
+    return match
+
+
+def documented_devices(page: str) -> list[DeviceConfig]:
+    """The [[device]] tables of the TOML examples in docs/drivers/<page>.md, checked."""
+    text = (Path(__file__).parents[2] / "docs" / "drivers" / f"{page}.md").read_text()
+    devices: list[DeviceConfig] = []
+    for block in re.findall(r"```toml\n(.*?)```", text, re.DOTALL):
+        config = parse_config('[gpio]\npin_factory = "mock"\n' + block)
+        devices += config.devices
+    return devices

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import pathlib
-import re
 from typing import Any
 
 import pytest
 
-from pi_indi.config import parse_config
 from pi_indi.errors import HardwareError
 from pi_indi.protocol import (
     DefNumberVector,
@@ -30,7 +26,7 @@ from pi_indi_drivers.digital_output import (
     LEDDriver,
     RelayDriver,
 )
-from tests.drivers.conftest import SavedStates, make_context
+from tests.drivers.conftest import SavedStates, make_context, update
 
 DEVICE = "Outputs"
 ON, OFF = SwitchState.ON, SwitchState.OFF
@@ -70,23 +66,6 @@ def set_switch(name: str, **values: SwitchState) -> NewSwitchVector:
 
 def set_numbers(name: str, **values: float) -> NewNumberVector:
     return NewNumberVector(device=DEVICE, name=name, values={k: str(v) for k, v in values.items()})
-
-
-def documented_devices(page: str) -> list[Any]:
-    """The [[device]] tables of the TOML examples in docs/drivers/<page>.md, checked."""
-    text = (pathlib.Path(__file__).parents[2] / "docs" / "drivers" / f"{page}.md").read_text()
-    devices: list[Any] = []
-    for block in re.findall(r"```toml\n(.*?)```", text, re.DOTALL):
-        config = parse_config('[gpio]\npin_factory = "mock"\n' + block)
-        devices += config.devices
-    return devices
-
-
-def update(kind: Any, name: str, state: PropertyState | None = None) -> Any:
-    def match(e: Any) -> bool:
-        return type(e) is kind and e.name == name and (state is None or e.state == state)
-
-    return match
 
 
 async def started(serve: Any, driver: DigitalOutputDriver) -> Any:
@@ -141,11 +120,6 @@ async def test_defines_the_output_interface_vectors(gpio, serve):
 )
 def test_options_problems(options, problems):
     assert DigitalOutputOptions(**options).problems() == problems
-
-
-def test_every_option_has_help():
-    for field in dataclasses.fields(DigitalOutputOptions):
-        assert field.metadata["help"]
 
 
 def test_a_pin_in_use_is_a_hardware_error_and_frees_the_others(gpio):
@@ -453,11 +427,3 @@ def test_unusable_saved_state_falls_back_to_the_options(gpio, entry):
 def test_restore_false_ignores_the_saved_state(gpio):
     make(gpio, saved={"GPIO17": {"mode": "on"}}, restore=False)
     assert level(gpio, "GPIO17") == 0
-
-
-def test_the_documented_examples_are_valid_and_build(gpio):
-    devices = documented_devices("digital_output")
-    assert {d.driver for d in devices} == {"relay", "led"}
-    for device in devices:
-        driver = device.record.cls.from_config(make_context(gpio, device.name, device.options))
-        assert isinstance(driver, DigitalOutputDriver)

@@ -83,7 +83,7 @@ async def test_a_pin_that_cannot_be_driven_is_an_alert(gpio, serve):
     await client.send(NewSwitchVector(device=DEVICE_NAME, name="PIN_GPIO5", values={"HIGH": ON}))
     answer = await client.expect(lambda e: isinstance(e, SetSwitchVector) and e.name == "PIN_GPIO5")
     assert answer.state == "Alert"
-    assert answer.message == "[ERROR] GPIO5 is not an input pin"
+    assert answer.message == "[ERROR] PIN_GPIO5: GPIO5 is not an input pin"
     assert answer.values == {"LOW": ON, "HIGH": OFF}  # unchanged
 
 
@@ -132,7 +132,7 @@ async def test_a_reading_the_simulation_refuses_is_an_alert(gpio, serve):
     await client.send(NewNumberVector(device=DEVICE_NAME, name=name, values={"VALUE": "2"}))
     answer = await client.expect(lambda e: isinstance(e, SetNumberVector))
     assert answer.state == "Alert"
-    assert answer.message == "[ERROR] the simulated chip is unplugged"
+    assert answer.message == f"[ERROR] {name}: the simulated chip is unplugged"
     assert control.readings[name].value == 1.0
 
 

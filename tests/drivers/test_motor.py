@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import pathlib
-import re
 from typing import Any
 
 import pytest
 
-from pi_indi.config import parse_config
 from pi_indi.errors import HardwareError
 from pi_indi.protocol import (
     DefNumberVector,
@@ -23,7 +19,7 @@ from pi_indi.protocol import (
     SwitchState,
 )
 from pi_indi_drivers.motor import MotorDriver, MotorOptions
-from tests.drivers.conftest import SavedStates, make_context
+from tests.drivers.conftest import SavedStates, make_context, update
 
 DEVICE = "Focuser motor"
 FORWARD, BACKWARD, ENABLE = "GPIO22", "GPIO23", "GPIO24"
@@ -56,32 +52,10 @@ def press_stop(value: SwitchState = ON) -> NewSwitchVector:
     return NewSwitchVector(device=DEVICE, name="MOTOR_STOP", values={"STOP": value})
 
 
-def documented_devices(page: str) -> list[Any]:
-    """The [[device]] tables of the TOML examples in docs/drivers/<page>.md, checked."""
-    text = (pathlib.Path(__file__).parents[2] / "docs" / "drivers" / f"{page}.md").read_text()
-    devices: list[Any] = []
-    for block in re.findall(r"```toml\n(.*?)```", text, re.DOTALL):
-        config = parse_config('[gpio]\npin_factory = "mock"\n' + block)
-        devices += config.devices
-    return devices
-
-
-def update(kind: Any, name: str, state: PropertyState | None = None) -> Any:
-    def match(e: Any) -> bool:
-        return type(e) is kind and e.name == name and (state is None or e.state == state)
-
-    return match
-
-
 async def started(serve: Any, driver: MotorDriver) -> Any:
     client = await serve(driver)
     await client.expect(update(DefSwitchVector, "MOTOR_STOP"))
     return client
-
-
-def test_every_option_has_help():
-    for field in dataclasses.fields(MotorOptions):
-        assert field.metadata["help"]
 
 
 @pytest.mark.parametrize(
@@ -254,11 +228,3 @@ def test_saved_speed_is_restored_when_asked(gpio):
 def test_unusable_saved_speed_means_stopped(gpio, saved, options):
     make(gpio, saved=saved, restore=True, **options)
     assert drive(gpio) == (0, 0)
-
-
-def test_the_documented_examples_are_valid_and_build(gpio):
-    devices = documented_devices("motor")
-    assert {d.driver for d in devices} == {"motor"}
-    for device in devices:
-        driver = device.record.cls.from_config(make_context(gpio, device.name, device.options))
-        assert isinstance(driver, MotorDriver)

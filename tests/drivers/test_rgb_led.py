@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import pathlib
-import re
 from typing import Any
 
 import pytest
 
-from pi_indi.config import parse_config
 from pi_indi.protocol import (
     DefNumberVector,
     DefSwitchVector,
@@ -22,7 +18,7 @@ from pi_indi.protocol import (
     SwitchState,
 )
 from pi_indi_drivers.rgb_led import RGBLEDDriver, RGBLEDOptions
-from tests.drivers.conftest import SavedStates, make_context
+from tests.drivers.conftest import SavedStates, make_context, update
 
 DEVICE = "Status light"
 PINS = {"red": "GPIO9", "green": "GPIO10", "blue": "GPIO11"}
@@ -53,32 +49,10 @@ def set_color(**values: float) -> NewNumberVector:
     )
 
 
-def documented_devices(page: str) -> list[Any]:
-    """The [[device]] tables of the TOML examples in docs/drivers/<page>.md, checked."""
-    text = (pathlib.Path(__file__).parents[2] / "docs" / "drivers" / f"{page}.md").read_text()
-    devices: list[Any] = []
-    for block in re.findall(r"```toml\n(.*?)```", text, re.DOTALL):
-        config = parse_config('[gpio]\npin_factory = "mock"\n' + block)
-        devices += config.devices
-    return devices
-
-
-def update(kind: Any, name: str, state: PropertyState | None = None) -> Any:
-    def match(e: Any) -> bool:
-        return type(e) is kind and e.name == name and (state is None or e.state == state)
-
-    return match
-
-
 async def started(serve: Any, driver: RGBLEDDriver) -> Any:
     client = await serve(driver)
     await client.expect(update(DefNumberVector, "RGB_COLOR"))
     return client
-
-
-def test_every_option_has_help():
-    for field in dataclasses.fields(RGBLEDOptions):
-        assert field.metadata["help"]
 
 
 @pytest.mark.parametrize(
@@ -262,11 +236,3 @@ def test_unusable_saved_state_falls_back_to_the_options(gpio):
 def test_restore_false_ignores_the_saved_state(gpio):
     make(gpio, saved={"on": True, "red": 70.0, "green": 0.0, "blue": 0.0}, restore=False)
     assert rgb(gpio) == (0, 0, 0)
-
-
-def test_the_documented_examples_are_valid_and_build(gpio):
-    devices = documented_devices("rgb_led")
-    assert {d.driver for d in devices} == {"rgb_led"}
-    for device in devices:
-        driver = device.record.cls.from_config(make_context(gpio, device.name, device.options))
-        assert isinstance(driver, RGBLEDDriver)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import pathlib
-import re
 import warnings
 from typing import Any
 
 import pytest
 from gpiozero.exc import PWMSoftwareFallback
 
-from pi_indi.config import parse_config
 from pi_indi.protocol import (
     DefNumberVector,
     DefSwitchVector,
@@ -29,7 +25,7 @@ from pi_indi_drivers.servo import (
     ServoDriver,
     ServoOptions,
 )
-from tests.drivers.conftest import SavedStates, make_context
+from tests.drivers.conftest import SavedStates, make_context, update
 
 DEVICE = "Dust cap"
 PIN = "GPIO12"
@@ -66,23 +62,6 @@ def set_attach(**values: SwitchState) -> NewSwitchVector:
     return NewSwitchVector(device=DEVICE, name="SERVO_ATTACH", values=dict(values))
 
 
-def documented_devices(page: str) -> list[Any]:
-    """The [[device]] tables of the TOML examples in docs/drivers/<page>.md, checked."""
-    text = (pathlib.Path(__file__).parents[2] / "docs" / "drivers" / f"{page}.md").read_text()
-    devices: list[Any] = []
-    for block in re.findall(r"```toml\n(.*?)```", text, re.DOTALL):
-        config = parse_config('[gpio]\npin_factory = "mock"\n' + block)
-        devices += config.devices
-    return devices
-
-
-def update(kind: Any, name: str, state: PropertyState | None = None) -> Any:
-    def match(e: Any) -> bool:
-        return type(e) is kind and e.name == name and (state is None or e.state == state)
-
-    return match
-
-
 async def started(serve: Any, driver: ServoDriver) -> Any:
     client = await serve(driver)
     await client.expect(update(DefSwitchVector, "SERVO_ATTACH"))
@@ -90,12 +69,6 @@ async def started(serve: Any, driver: ServoDriver) -> Any:
 
 
 # -- options --
-
-
-@pytest.mark.parametrize("options_class", [ServoOptions, AngularServoOptions])
-def test_every_option_has_help(options_class):
-    for field in dataclasses.fields(options_class):
-        assert field.metadata["help"]
 
 
 @pytest.mark.parametrize(
@@ -356,11 +329,3 @@ def test_angular_without_initial_angle_shows_the_middle(gpio):
     driver = angular(gpio, min_angle=10.0, max_angle=170.0)
     assert not driver.attached
     assert driver.position.getfloatvalue("ANGLE") == 90
-
-
-def test_the_documented_examples_are_valid_and_build(gpio):
-    devices = documented_devices("servo")
-    assert {d.driver for d in devices} == {"servo", "angular_servo"}
-    for device in devices:
-        driver = device.record.cls.from_config(make_context(gpio, device.name, device.options))
-        assert isinstance(driver, ServoDriver)
