@@ -106,6 +106,7 @@ class Connection:
         max_element: the largest element accepted, in bytes (BLOB vectors aside).
         max_blob_element: the largest BLOB vector element accepted, in bytes.
         max_tag: the largest single tag accepted, in bytes.
+        max_members: the most members a vector may have.
     """
 
     def __init__(
@@ -114,9 +115,13 @@ class Connection:
         max_element: int = 1 << 20,
         max_blob_element: int = 64 << 20,
         max_tag: int = 64 << 10,
+        max_members: int = 10_000,
     ) -> None:
         self._stream = ElementStream(
-            max_element=max_element, max_blob_element=max_blob_element, max_tag=max_tag
+            max_element=max_element,
+            max_blob_element=max_blob_element,
+            max_tag=max_tag,
+            max_members=max_members,
         )
         self._attachments: deque[bytes] = deque()
         self.blob_policy = BLOBPolicyTable()

@@ -64,13 +64,16 @@ _PARTIAL_TAG = re.compile(
 # message has this shape, and matching it in one go keeps the per-message
 # Python work small. Anything else, including an element not yet complete,
 # falls through to the token-by-token scanner. Member text is bounded so a
-# failed attempt on a large BLOB costs a bounded scan, not the whole body.
+# failed attempt on a large BLOB costs a bounded scan, not the whole body, and
+# so is the number of members: re keeps state for every repetition it may
+# backtrack into, 20 MB for 256 KiB of members (the scanner then reads a
+# vector of hundreds of members instead).
 _FAST_ELEMENT = re.compile(
     r"<([A-Za-z_][A-Za-z0-9_]*)((?:"
     + _ATTR_NC
     + r")*)\s*(?:/>|>((?:\s*<([A-Za-z_][A-Za-z0-9_]*)(?:"
     + _ATTR_NC
-    + r")*\s*(?:/>|>[^<]{0,8192}</\4\s*>))*)\s*</\1\s*>)",
+    + r")*\s*(?:/>|>[^<]{0,8192}</\4\s*>)){0,256})\s*</\1\s*>)",
     re.ASCII,
 )
 _FAST_MEMBER = re.compile(
@@ -83,7 +86,7 @@ _FAST_MEMBER = re.compile(
 # building an Element per member.
 _PLAIN_VECTOR = re.compile(
     r"\s*<((?:set|new)(Number|Switch|Text|Light)Vector)((?:\s+[A-Za-z_][A-Za-z0-9_]*=\"[^\"<&]*\")*)\s*>"
-    r"\s*((?:<one\2\s+name=\"[^\"<&]*\"\s*>[^<&]{0,8192}</one\2\s*>\s*)*)</\1\s*>",
+    r"\s*((?:<one\2\s+name=\"[^\"<&]*\"\s*>[^<&]{0,8192}</one\2\s*>\s*){0,256})</\1\s*>",
     re.ASCII,
 )
 _PLAIN_MEMBER = re.compile(r'name="([^"]*)"\s*>([^<]*)<', re.ASCII)
@@ -115,6 +118,10 @@ TOP_LEVEL_TAGS = frozenset(
     }
 )
 _TOP_LEVEL_START = re.compile(r"<(?:" + "|".join(sorted(TOP_LEVEL_TAGS)) + r")[\s/>]")
+
+# What can end or break an incomplete tag: outside a quoted value, a quote,
+# "<" or ">"; inside one, its closing quote or "<".
+_TAG_STOPS = {"": re.compile(r"""["'<>]"""), '"': re.compile(r'["<]'), "'": re.compile(r"['<]")}
 
 _ENTITY = re.compile(r"&(#[xX][0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
@@ -204,6 +211,15 @@ class ElementStream:
     returns None (more bytes needed). Malformed input raises
     :class:`RemoteProtocolError`; the offending element has been discarded by
     then and the next call resumes at the next top-level INDI element.
+
+    Attributes:
+        skipped: how many characters were thrown away that were not part of
+            any element: text between elements, broken tags, and what
+            resynchronising passes over. A server tells a peer writing garbage
+            from one that slipped once by it. The rest of an element refused
+            for its size is not counted (one over-large BLOB is not garbage),
+            up to that element's limit again, so garbage cannot hide behind
+            an endless element.
     """
 
     def __init__(
@@ -212,10 +228,15 @@ class ElementStream:
         max_element: int = 1 << 20,
         max_blob_element: int = 64 << 20,
         max_tag: int = 64 << 10,
+        max_members: int = 10_000,
     ) -> None:
         self.max_element = max_element
         self.max_blob_element = max_blob_element
         self.max_tag = max_tag
+        # The size limits count characters, but each member held costs some
+        # 400 bytes of objects: 8 MB of empty <oneBLOB name="a"/> held 177 MB
+        # before this cap. INDI vectors have tens of members, not thousands.
+        self.max_members = max_members
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._buf = ""
         self._pos = 0
@@ -231,7 +252,21 @@ class ElementStream:
         self._top_text: list[str] = []
         # After an error: skip to the next top-level INDI start tag, silently.
         self._resync = False
+        # ... the first this many characters of which are taken for the rest
+        # of an element refused for its size, not garbage (see ``skipped``).
+        self._tail = 0
+        self.skipped = 0
         self.closed = False
+        # An incomplete token (tag, comment or PI) at _pos waiting for bytes:
+        # how many of its characters have been looked at (0: none waiting),
+        # and for a tag, the quote of the attribute value it ends inside.
+        # What arrives is scanned from there for what could end the token,
+        # and only then is the token looked at whole again, so that a tag
+        # trickling in a few bytes at a time costs linear time, not a rescan
+        # of everything so far per chunk (quadratic: 13 s of CPU for a 60 KB
+        # tag in 8-byte chunks).
+        self._partial = 0
+        self._quote = ""
 
     @property
     def in_element(self) -> bool:
@@ -241,6 +276,7 @@ class ElementStream:
     def discard_partial(self) -> bool:
         """Forget an element that will never be completed; True if there was one."""
         partial = self._top is not None
+        self._partial = 0
         self._top = None
         self._child = None
         self._text_parts = []
@@ -265,9 +301,11 @@ class ElementStream:
         self._compact()
         self._buf = self._buf + text if self._buf else text
 
-    def _error(self, msg: str, *, skip_to: int) -> RemoteProtocolError:
+    def _error(self, msg: str, *, skip_to: int, tail: int = 0) -> RemoteProtocolError:
         # Drop the element in progress and resume at the next top-level tag.
         top = self._top
+        if top is None and not tail:
+            self.skipped += skip_to - self._pos
         exc = RemoteProtocolError(
             msg,
             tag=top.tag if top else None,
@@ -282,7 +320,46 @@ class ElementStream:
         self._pos = skip_to
         self._compact()
         self._resync = True
+        self._partial = 0
+        self._tail = tail
         return exc
+
+    def _skip(self, count: int) -> None:
+        tail = min(count, self._tail)
+        self._tail -= tail
+        self.skipped += count - tail
+
+    def _check_members(self, tag: str, body: str) -> None:
+        # A member is one or two tags: over twice the cap in "<" is too many
+        # before anything is built for them (the rest is caught as they are).
+        if body.count("<") > 2 * self.max_members:
+            raise RemoteProtocolError(f"<{tag}> has more than {self.max_members} members")
+
+    def _scan_tag(self, buf: str, start: int) -> tuple[bool, str]:
+        # From *start* on, in the quote self._quote: whether a "<", or a ">"
+        # outside quotes, follows (the tag then ends there or is broken), and
+        # the quote open at the end of buf.
+        quote = self._quote
+        while (m := _TAG_STOPS[quote].search(buf, start)) is not None:
+            char = m.group()
+            if char == "<" or (char == ">" and not quote):
+                return True, quote
+            quote = "" if quote else char
+            start = m.end()
+        return False, quote
+
+    def _may_be_complete(self) -> bool:
+        # Whether what arrived since the last look can end the waiting token.
+        buf = self._buf
+        pos = self._pos
+        new = pos + self._partial
+        self._partial = len(buf) - pos
+        if buf.startswith("<!--", pos):
+            return buf.find("-->", max(pos + 4, new - 2)) != -1
+        if buf.startswith("<?", pos):
+            return buf.find("?>", max(pos + 2, new - 1)) != -1
+        ended, self._quote = self._scan_tag(buf, new)
+        return ended
 
     def _compact(self) -> None:
         pos = self._pos
@@ -304,7 +381,9 @@ class ElementStream:
         limit = self._limit(top.tag)
         if size > limit:
             raise self._error(
-                f"<{top.tag}> is larger than the {limit}-byte limit", skip_to=len(self._buf)
+                f"<{top.tag}> is larger than the {limit}-byte limit",
+                skip_to=len(self._buf),
+                tail=limit,
             )
 
     def _fast(self, m: re.Match[str]) -> Element:
@@ -321,14 +400,14 @@ class ElementStream:
             attrs = _parse_attrs(raw_attrs, tag) if raw_attrs else {}
             if not body:
                 return Element(tag, attrs)
-            return Element(
-                tag,
-                attrs,
-                [
-                    Element(mtag, _parse_attrs(mattrs, tag) if mattrs else {}, None, text)
-                    for mtag, mattrs, text in _FAST_MEMBER.findall(body)
-                ],
-            )
+            self._check_members(tag, body)
+            children = [
+                Element(mtag, _parse_attrs(mattrs, tag) if mattrs else {}, None, text)
+                for mtag, mattrs, text in _FAST_MEMBER.findall(body)
+            ]
+            if len(children) > self.max_members:
+                raise RemoteProtocolError(f"<{tag}> has more than {self.max_members} members")
+            return Element(tag, attrs, children)
         except RemoteProtocolError as exc:
             raise self._error(str(exc), skip_to=end) from None
 
@@ -339,6 +418,16 @@ class ElementStream:
             RemoteProtocolError: the input was malformed. Call again to go on.
         """
         while True:
+            if self._partial:
+                if not self._may_be_complete():
+                    if len(self._buf) - self._pos > self.max_tag:
+                        raise self._error(
+                            f"a tag longer than {self.max_tag} bytes", skip_to=self._pos + 1
+                        )
+                    self._compact()
+                    self._check_size()
+                    return None
+                self._partial = 0
             buf = self._buf
             pos = self._pos
             if self._top is None and not self._resync:
@@ -352,6 +441,11 @@ class ElementStream:
                         attrs = dict(pairs)
                         if len(attrs) != len(pairs):
                             raise self._error(f"duplicate attribute in <{tag}>", skip_to=self._pos)
+                        try:
+                            # Exact here: each plain member is two tags.
+                            self._check_members(tag, body)
+                        except RemoteProtocolError as exc:
+                            raise self._error(str(exc), skip_to=self._pos) from None
                         return PlainVector(
                             tag, attrs, _PLAIN_MEMBER.findall(body), buf[m.start(1) - 1 : m.end()]
                         )
@@ -360,9 +454,12 @@ class ElementStream:
                 if m is None:
                     # Keep a possible partial tag at the end: "<setNumberVec".
                     self._pos = max(pos, len(buf) - 32)
+                    self._skip(self._pos - pos)
                     self._compact()
                     return None
+                self._skip(m.start() - pos)
                 self._resync = False
+                self._tail = 0
                 self._pos = pos = m.start()
             lt = buf.find("<", pos)
             end = len(buf) if lt == -1 else lt
@@ -403,6 +500,11 @@ class ElementStream:
                     self._elem_start = pos
                     self._dropped = 0
                 elif self._child is None:
+                    if len(self._top.children) >= self.max_members:
+                        raise self._error(
+                            f"<{self._top.tag}> has more than {self.max_members} members",
+                            skip_to=self._pos,
+                        )
                     self._top.children.append(elem)
                     if not closed:
                         self._child = elem
@@ -467,6 +569,12 @@ class ElementStream:
             # An incomplete token: wait for more bytes, within limits.
             if len(buf) - pos > self.max_tag:
                 raise self._error(f"a tag longer than {self.max_tag} bytes", skip_to=pos + 1)
+            if len(buf) - pos >= 4:
+                # Long enough for its kind to be known: scan only new bytes next time.
+                self._partial = len(buf) - pos
+                self._quote = ""
+                if buf[pos + 1] not in "!?":
+                    self._quote = self._scan_tag(buf, pos + 1)[1]
             self._compact()
             self._check_size()
             return None
