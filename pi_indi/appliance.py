@@ -9,7 +9,9 @@ On SIGHUP the config file is read and checked again. An invalid file changes
 nothing (every problem is logged); a valid one is applied without dropping
 clients: devices whose table changed are deleted and built again, new ones
 are added, gone ones deleted, and devices whose table did not change keep
-running untouched, state and all. Under systemd the service reports
+running untouched, state and all (a device that only became read-only, or
+stopped being, is one of them: the server enforces ``readonly``). The
+``[server]`` table's access list and limits apply at once. Under systemd the service reports
 ``READY=1`` once it listens with its drivers started, ``RELOADING=1`` and
 ``READY=1`` around a reload, ``STOPPING=1`` on the way out, ``STATUS=`` with
 its devices and clients, and ``WATCHDOG=1`` from the event loop itself, so a
@@ -28,7 +30,7 @@ from functools import partial
 from typing import Any
 
 from pi_indi._systemd import Notifier
-from pi_indi.config import Config, DeviceConfig
+from pi_indi.config import Config, DeviceConfig, ServerConfig
 from pi_indi.driver import IPyDriver
 from pi_indi.errors import ConfigError, HardwareError
 from pi_indi.registry import DriverContext, DriverStatus, Hardware, load_hardware
@@ -51,8 +53,27 @@ class DeviceStatus:
 
 
 def _same_table(old: DeviceConfig, new: DeviceConfig) -> bool:
-    """Whether a device's table is unchanged (where it sits in the file does not matter)."""
+    """Whether a device's table is unchanged (where it sits in the file does not matter).
+
+    ``readonly`` is left out: the server enforces it, so the driver need not
+    be built again when it changes.
+    """
     return (old.driver, old.enabled, old.options) == (new.driver, new.enabled, new.options)
+
+
+def _readonly(config: Config) -> set[str]:
+    return {device.name for device in config.devices if device.readonly}
+
+
+def _limits(server: ServerConfig) -> dict[str, Any]:
+    """The [server] limits, as IPyServer's arguments (and attributes) take them."""
+    return {
+        "maxconnections": server.maxconnections,
+        "max_client_queue": max(1, int(server.max_client_queue_mb * (1 << 20))),
+        "max_connections_per_minute": server.max_connections_per_minute or None,
+        "max_element": server.max_element_kb << 10,
+        "max_blob_element": max(1, int(server.max_blob_mb * (1 << 20))),
+    }
 
 
 class Appliance:
@@ -197,8 +218,10 @@ class Appliance:
             *self.drivers,
             host=server_config.host,
             port=server_config.port,
-            maxconnections=server_config.maxconnections,
-            max_client_queue=max(1, int(server_config.max_client_queue_mb * (1 << 20))),
+            bind=server_config.bind,
+            allow=server_config.allow,
+            readonly_devices=_readonly(self.config),
+            **_limits(server_config),
         )
         return self.server
 
@@ -266,11 +289,11 @@ class Appliance:
         total = sum(1 for s in self.statuses if s.status is not DriverStatus.DISABLED)
         failed = total - running
         clients = self.server.client_count if self.server is not None else 0
-        where = (
-            f"{self.server.host}:{self.server.port}"
-            if self.server is not None
-            else f"{self.config.server.host}:{self.config.server.port}"
-        )
+        if self.server is not None:
+            where = ", ".join(self.server.addresses)
+        else:
+            hosts = self.config.server.bind or (self.config.server.host,)
+            where = ", ".join(f"{host}:{self.config.server.port}" for host in hosts)
         text = f"{running} devices, {clients} clients, on {where}"
         if failed:
             text += f"; {failed} failed (see the log)"
@@ -344,9 +367,22 @@ class Appliance:
         return True
 
     async def apply(self, new: Config) -> None:
-        """Change the running service to *new*: only what changed is touched."""
+        """Change the running service to *new*: only what changed is touched.
+
+        Who may connect (``allow``, closing clients it no longer allows), the
+        read-only devices and the limits change first; then the devices whose
+        table changed are built again; then, if its address changed, the
+        server listens on the new one, keeping its clients.
+        """
         server = self.server
         old = self.config
+        if server is not None:
+            # Who may connect and what they may change first, before any
+            # device is built again.
+            server.allow = new.server.allow
+            server.readonly_devices = _readonly(new)
+            for name, value in _limits(new.server).items():
+                setattr(server, name, value)
         wanted = {device.name: device for device in new.devices}
         rebuild_all = new.gpio != old.gpio or new.state != old.state
         gone = [
@@ -374,6 +410,7 @@ class Appliance:
             self.store.load()
         for device in new.devices:
             if device.name in self.running:
+                self.running[device.name] = (device, self.running[device.name][1])
                 continue
             built = self._build_one(device)
             if built is not None and server is not None:
@@ -384,10 +421,9 @@ class Appliance:
             await server.add_driver(control)
         self.drivers = self._all_drivers()
         if server is not None:
-            server.maxconnections = new.server.maxconnections
-            server.max_client_queue = max(1, int(new.server.max_client_queue_mb * (1 << 20)))
-            if (new.server.host, new.server.port) != (old.server.host, old.server.port):
-                await server.listen(new.server.host, new.server.port)
+            where, was = new.server, old.server
+            if (where.host, where.bind, where.port) != (was.host, was.bind, was.port):
+                await server.listen(where.host, where.port, bind=where.bind)
 
     async def _remove(self, driver: IPyDriver) -> None:
         if self.server is not None:

@@ -11,7 +11,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pi_indi import __version__
 
@@ -76,9 +76,10 @@ def _load(args: argparse.Namespace) -> Config:
         config = dataclasses.replace(
             config, gpio=dataclasses.replace(config.gpio, pin_factory="mock")
         )
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if getattr(args, "host", None) is not None:
         overrides["host"] = args.host
+        overrides["bind"] = ()  # --host is where to listen, whatever the file says
     if getattr(args, "port", None) is not None:
         overrides["port"] = args.port
     if overrides:
@@ -124,10 +125,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(appliance.run())
     except OSError as exc:
         # The port is taken, the address is not ours: nothing was served.
-        print(
-            f"pi-indi: cannot listen on {config.server.host}:{config.server.port}: {exc}",
-            file=sys.stderr,
-        )
+        hosts = config.server.bind or (config.server.host,)
+        where = ", ".join(f"{host}:{config.server.port}" for host in hosts)
+        print(f"pi-indi: cannot listen on {where}: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -269,7 +269,7 @@ def _parser() -> argparse.ArgumentParser:
               pi-indi serve --host 127.0.0.1       only local clients (and SSH tunnels)
             """),
     )
-    serve.add_argument("--host", help="address to listen on (overrides [server] host)")
+    serve.add_argument("--host", help="address to listen on (overrides [server] host and bind)")
     serve.add_argument("--port", type=int, help="TCP port (overrides [server] port)")
     serve.set_defaults(func=_cmd_serve)
 

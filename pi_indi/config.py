@@ -26,6 +26,7 @@ from pi_indi.errors import ConfigError, ConfigIssue
 from pi_indi.registry import DriverRecord
 
 __all__ = [
+    "DEFAULT_ALLOW",
     "DEFAULT_PATH",
     "PIN_FACTORIES",
     "Config",
@@ -80,6 +81,18 @@ def option(
 
 PIN_FACTORIES = ("auto", "lgpio", "rpigpio", "pigpio", "native", "mock")
 DEFAULT_PATH = "/etc/pi-indi.toml"
+#: Where clients may connect from by default: loopback, the private ranges
+#: (RFC 1918, IPv6 unique local) and link-local; never the internet.
+DEFAULT_ALLOW = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,13 +105,86 @@ class ServerConfig:
         help="address to listen on; 127.0.0.1 for local/SSH only",
     )
     port: int = option(7624, help="TCP port (7624 is INDI's)", min=1, max=65535)
+    bind: tuple[str, ...] = option(
+        (), help="addresses to listen on, all on port, instead of host; [] uses host"
+    )
+    allow: tuple[str, ...] = option(
+        DEFAULT_ALLOW,
+        help="networks (CIDR) clients may connect from; others are refused at once",
+    )
     maxconnections: int = option(5, help="most clients at once; one more is told so", min=1)
+    max_connections_per_minute: int = option(
+        120, help="connections one address may open in a minute; 0 for no limit", min=0
+    )
     max_client_queue_mb: float = option(
         128.0,
         help="MiB of output a client may fall behind before it is dropped (indiserver -m)",
         min=0.01,
         unit="MiB",
     )
+    max_element_kb: int = option(
+        1024,
+        help="largest element a client may send (BLOB vectors aside); larger closes it",
+        min=1,
+        max=65536,
+        unit="KiB",
+    )
+    max_blob_mb: float = option(
+        64.0,
+        help="largest BLOB vector a client may send; larger closes it",
+        min=0.01,
+        max=4096,
+        unit="MiB",
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Checks across keys: networks and addresses are written right."""
+        import ipaddress
+
+        found: list[tuple[str, str]] = []
+        if not self.allow:
+            found.append(("allow", 'lets no client in; ["0.0.0.0/0", "::/0"] lets everyone in'))
+        for i, text in enumerate(self.allow):
+            try:
+                ipaddress.ip_network(text)
+            except ValueError:
+                try:
+                    network = ipaddress.ip_network(text, strict=False)
+                except ValueError:
+                    message = (
+                        f"{text!r} is not a network in CIDR notation"
+                        " (such as '192.168.1.0/24', 'fd00::/8' or one address)"
+                    )
+                else:
+                    message = f"{text!r} has host bits set; did you mean {str(network)!r}?"
+                found.append((f"allow[{i}]", message))
+        addresses: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, int] = {}
+        for i, text in enumerate(self.bind):
+            try:
+                address = ipaddress.ip_address(text)
+            except ValueError:
+                found.append(
+                    (
+                        f"bind[{i}]",
+                        f"{text!r} is not an IP address (such as '127.0.0.1' or '192.168.1.20')",
+                    )
+                )
+                continue
+            if address in addresses:
+                found.append((f"bind[{i}]", f"{text!r} is already bind[{addresses[address]}]"))
+                continue
+            addresses[address] = i
+        for address, i in addresses.items():
+            same_family = [a for a in addresses if a.version == address.version]
+            if address.is_unspecified and len(same_family) > 1:
+                found.append(
+                    (
+                        f"bind[{i}]",
+                        f"{str(address)!r} is every IPv{address.version} address already;"
+                        " list it alone, or list the addresses without it",
+                    )
+                )
+        return found
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +231,7 @@ class DeviceConfig:
         driver: the driver's entry point name, or ``module:Class``.
         name: the INDI device name.
         enabled: False to keep the table but serve nothing for it.
+        readonly: True to refuse every change a client asks of the device.
         options: the driver's options (an ``options_class`` instance), or
             None when the driver takes none or failed to load.
         record: the driver as found (class, status and load error).
@@ -154,6 +241,7 @@ class DeviceConfig:
     driver: str
     name: str
     enabled: bool = True
+    readonly: bool = False
     options: Any = None
     record: DriverRecord | None = field(default=None, compare=False)
 
@@ -169,7 +257,7 @@ class Config:
     source: str = "<defaults>"
 
 
-_DEVICE_KEYS = ("driver", "name", "enabled")
+_DEVICE_KEYS = ("driver", "name", "enabled", "readonly")
 _TOP_TABLES: dict[str, type[Any]] = {
     "server": ServerConfig,
     "gpio": GpioConfig,
@@ -380,6 +468,10 @@ def _check_device(
     if not isinstance(enabled, bool):
         checker.issue(f"{path}.enabled", f"must be true or false, not {_toml_type(enabled)}")
         ok = False
+    readonly = table.get("readonly", False)
+    if not isinstance(readonly, bool):
+        checker.issue(f"{path}.readonly", f"must be true or false, not {_toml_type(readonly)}")
+        ok = False
     if not isinstance(driver, str):
         return None
     record = find(driver)
@@ -406,7 +498,13 @@ def _check_device(
         return None
     assert isinstance(name, str)  # noqa: S101 - checked above
     return DeviceConfig(
-        path=path, driver=driver, name=name, enabled=enabled, options=options, record=record
+        path=path,
+        driver=driver,
+        name=name,
+        enabled=enabled,
+        readonly=readonly,
+        options=options,
+        record=record,
     )
 
 
@@ -538,6 +636,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
             "driver": device.driver,
             "name": device.name,
             "enabled": device.enabled,
+            "readonly": device.readonly,
         }
         if device.options is not None:
             table.update(_plain(device.options))

@@ -14,19 +14,27 @@ indiserver's ``-m``) is dropped with a log line; nobody else notices.
 
 Drivers can be in-process ``IPyDriver`` objects, executables speaking INDI on
 stdin/stdout (``add_exdriver``), or other INDI servers (``add_remote``).
+
+INDI has no authentication, so what the server can do is limit who reaches it
+and what they can cost it (docs/security.md): an allow list of networks,
+checked before anything is read; connections per address per minute; the
+number of clients; the size of what a client may send; how far a client may
+fall behind; devices no client may change; and executable drivers that flood
+or write garbage are cut off and restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
+import fcntl
+import ipaddress
 import logging
 import os
 import signal
 import socket
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,11 +75,35 @@ logger = logging.getLogger(__name__)
 
 _NEW = (NewSwitchVector, NewTextVector, NewNumberVector, NewBLOBVector)
 _NEW_KINDS = frozenset(_NEW)
+_TAGS: dict[type, str] = {
+    NewSwitchVector: "newSwitchVector",
+    NewTextVector: "newTextVector",
+    NewNumberVector: "newNumberVector",
+    NewBLOBVector: "newBLOBVector",
+}
 # What drivers send most: routed by _from_driver's short path.
 _PLAIN_SET = frozenset((SetNumberVector, SetSwitchVector, SetTextVector, SetLightVector))
 
 # indiserver's default for -m: clients more than this far behind are dropped.
 DEFAULT_CLIENT_QUEUE = 128 << 20
+# The largest element a client may send (BLOB vectors aside), and BLOB vector.
+DEFAULT_MAX_ELEMENT = 1 << 20
+DEFAULT_MAX_BLOB_ELEMENT = 64 << 20
+# What drivers send (executables, remote servers) is held to these; a camera
+# driver's BLOBs are the largest legitimate elements.
+_DRIVER_MAX_ELEMENT = 1 << 20
+_DRIVER_MAX_BLOB_ELEMENT = 64 << 20
+# An executable driver is cut off after this many malformed elements in a row,
+# or this many bytes of garbage since its last good element...
+DEFAULT_EXDRIVER_MAX_BAD_XML = 32
+DEFAULT_EXDRIVER_MAX_GARBAGE = 1 << 20
+# ... or when its output pipe has been full at every read for this long: it
+# writes faster than the server can take its output and pass it on.
+DEFAULT_EXDRIVER_FLOOD_SECONDS = 30.0
+_PIPE_SIZE = 1 << 16  # Linux's default; asked of the pipe where possible
+# Refusals of one address for one reason are logged at most once per this many
+# seconds (the next line says how many were not).
+_REFUSAL_LOG_INTERVAL = 10.0
 # Requests queued for one driver before the clients sending them are paused.
 _DRIVER_INBOX_HIGH = 1024
 _DRIVER_INBOX_LOW = 256
@@ -144,20 +176,107 @@ class _Watchers:
         return found
 
 
+# -- Access --------------------------------------------------------------------------
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _peer_ip(peer: Any) -> IPAddress | None:
+    """The address of a TCP peer; an IPv4-mapped IPv6 address as its IPv4 address."""
+    try:
+        ip = ipaddress.ip_address(peer[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        # A dual-stack socket reports 192.168.1.5 as ::ffff:192.168.1.5.
+        return ip.ipv4_mapped
+    return ip
+
+
+def parse_networks(networks: Iterable[str | IPNetwork]) -> tuple[IPNetwork, ...]:
+    """Networks from CIDR strings ("192.168.0.0/16", "::1/128"; a bare address is one host).
+
+    Raises:
+        ValueError: one is not a network, or has host bits set ("192.168.1.5/24").
+    """
+    return tuple(
+        n
+        if isinstance(n, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+        else ipaddress.ip_network(n)
+        for n in networks
+    )
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _RateLimit:
+    """Connections let in per address over the last minute (a sliding window)."""
+
+    WINDOW = 60.0
+
+    def __init__(self) -> None:
+        self.seen: dict[str, deque[float]] = {}
+
+    def allows(self, key: str, limit: int, now: float) -> bool:
+        stamps = self.seen.get(key)
+        if stamps is None:
+            return True
+        while stamps and now - stamps[0] >= self.WINDOW:
+            stamps.popleft()
+        return len(stamps) < limit
+
+    def record(self, key: str, now: float) -> None:
+        stamps = self.seen.get(key)
+        if stamps is None:
+            if len(self.seen) >= 1024:
+                self._prune(now)
+            stamps = self.seen[key] = deque()
+        stamps.append(now)
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, v in self.seen.items() if not v or now - v[-1] >= self.WINDOW]:
+            del self.seen[key]
+
+
+class _RefusalLog:
+    """Refusals of one address for one reason: logged at most once per interval."""
+
+    def __init__(self) -> None:
+        # (address, reason) -> [time last logged, refusals not logged since]
+        self.last: dict[tuple[str, str], list[float]] = {}
+
+    def due(self, key: tuple[str, str], now: float) -> int | None:
+        """None: do not log this one; else how many went unlogged before it."""
+        entry = self.last.get(key)
+        if entry is not None and now - entry[0] < _REFUSAL_LOG_INTERVAL:
+            entry[1] += 1
+            return None
+        if entry is None and len(self.last) >= 1024:
+            for old in [k for k, v in self.last.items() if now - v[0] >= _REFUSAL_LOG_INTERVAL]:
+                del self.last[old]
+        self.last[key] = [now, 0]
+        return int(entry[1]) if entry is not None else 0
+
+
 # -- Clients -------------------------------------------------------------------------
 
 
 class _Client(asyncio.Protocol):
     """One TCP client."""
 
+    # Made once the client is let in: a refused one costs no parser.
+    conn: Connection
+
     def __init__(self, server: IPyServer) -> None:
         self.server = server
-        self.conn = Connection(
-            max_element=server.max_element, max_blob_element=server.max_blob_element
-        )
         self.interest = _Interest()
         self.transport: asyncio.Transport | None = None
         self.label = "client"
+        self.ip: IPAddress | None = None
+        self.admitted = False
         self.closed = False
         self.draining = False
         # Messages gathered during this loop iteration (None: nothing sent yet).
@@ -168,23 +287,20 @@ class _Client(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)  # noqa: S101
         self.transport = transport
         peer = transport.get_extra_info("peername")
-        self.label = f"client {peer[0]}:{peer[1]}" if peer else "client"
-        if not self.server._accept(self):
-            logger.warning(
-                "%s refused: %d connections already", self.label, self.server.maxconnections
-            )
-            transport.write(
-                encode(
-                    Message(
-                        timestamp=_now(),
-                        message=f"[ERROR] this server takes at most {self.server.maxconnections}"
-                        " clients; try again later",
-                    )
-                )
-            )
+        self.label = f"client {_host_port(peer[0], peer[1])}" if peer else "client"
+        self.ip = _peer_ip(peer)
+        server = self.server
+        refusal = server._admit(self)
+        if refusal is not None:
+            # Closed before anything is read from it; told why in one message.
+            transport.write(encode(Message(timestamp=_now(), message=f"[ERROR] {refusal}")))
             self.closed = True
             transport.close()
             return
+        self.conn = Connection(
+            max_element=server.max_element, max_blob_element=server.max_blob_element
+        )
+        self.admitted = True
         logger.info("%s connected", self.label)
 
     def data_received(self, data: bytes) -> None:
@@ -309,6 +425,8 @@ class _Client(asyncio.Protocol):
             self.draining = False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.admitted:
+            return
         if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
             self._read_what_is_left()
         self.closed = True
@@ -339,6 +457,15 @@ class _DriverSide:
             return self.snoop_blobs.policy(event.device, event.name) is not BLOBPolicy.NEVER
         return True
 
+    def cut_off(self, reason: str) -> None:
+        """Stop listening to a peer that misbehaves (executable drivers only)."""
+
+    def pause(self) -> None:
+        """Stop reading from this peer for a while (what it sends waits)."""
+
+    def resume(self) -> None:
+        """Read from this peer again."""
+
 
 class _InProcess(_DriverSide, DriverLink):
     """An IPyDriver running inside the server; also its DriverLink."""
@@ -348,7 +475,7 @@ class _InProcess(_DriverSide, DriverLink):
         self.driver = driver
         self.inbox: deque[Event] = deque()
         self.wakeup = asyncio.Event()
-        self.paused: set[_Client] = set()
+        self.paused: set[_Client | _DriverSide] = set()
         driver._link = self
         # DriverLink: what the driver sends comes here, without a coroutine.
         self.send_nowait = self._send_nowait
@@ -370,8 +497,8 @@ class _InProcess(_DriverSide, DriverLink):
             await driver._receive(inbox[0])
             inbox.popleft()
             if self.paused and len(inbox) <= _DRIVER_INBOX_LOW:
-                for client in self.paused:
-                    client.resume()
+                for peer in self.paused:
+                    peer.resume()
                 self.paused.clear()
 
     def deliver(self, event: Event, data: bytes | None) -> None:
@@ -382,78 +509,185 @@ class _InProcess(_DriverSide, DriverLink):
         self.inbox.append(event)
         self.wakeup.set()
 
-    def throttle(self, client: _Client) -> None:
-        # A client flooding this driver waits until the driver catches up.
-        if len(self.inbox) > _DRIVER_INBOX_HIGH and client not in self.paused:
-            self.paused.add(client)
-            client.pause()
+    def throttle(self, peer: _Client | _DriverSide) -> None:
+        # A client (or an executable driver) flooding this driver with
+        # requests waits until the driver catches up.
+        if len(self.inbox) > _DRIVER_INBOX_HIGH and peer not in self.paused:
+            self.paused.add(peer)
+            peer.pause()
+
+
+_libc: Any = None
+
+
+def _load_libc() -> None:
+    # In the parent, before the first fork: importing or dlopen()ing in the
+    # child could deadlock on a lock another thread held at the fork. Not at
+    # import time either: a server with no executable drivers never needs it.
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _set_parent_death_signal() -> None:  # pragma: no cover - runs in the child
     # Linux: have the kernel send SIGTERM to the driver if the server dies, so
     # no driver outlives a server killed with SIGKILL.
     with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        _libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class _DriverInput:
-    """The element stream from a driver process or a remote server, routed as it completes."""
+    """The element stream from a driver process or a remote server, routed as it completes.
 
-    def __init__(self, server: IPyServer, side: _DriverSide) -> None:
+    With *guard*, a peer that writes garbage is cut off (``side.cut_off``):
+    ``exdriver_max_bad_xml`` malformed elements in a row, or more than
+    ``exdriver_max_garbage`` bytes that were no element at all, since its last
+    good element. Well-formed elements that break INDI's rules (a number that
+    is not one) are logged and skipped, as before: a driver with a bug is not
+    a driver writing garbage.
+    """
+
+    def __init__(self, server: IPyServer, side: _DriverSide, *, guard: bool = False) -> None:
         self.server = server
         self.side = side
         self.stream = ElementStream(
-            max_element=server.max_element, max_blob_element=server.max_blob_element
+            max_element=_DRIVER_MAX_ELEMENT, max_blob_element=_DRIVER_MAX_BLOB_ELEMENT
         )
+        self.guard = guard
+        self.bad_run = 0  # malformed elements since the last good one
+        self.skipped_at_good = 0  # the stream's garbage count at the last good element
 
     def feed(self, data: bytes) -> None:
         stream = self.stream
         server = self.server
         side = self.side
         stream.feed(data)
+        run = self.bad_run
+        good = False
         while True:
             try:
                 item = stream.next_element()
                 if item is None:
-                    return
+                    break
                 if (
                     type(item) is PlainVector
                     and item.tag[0] == "s"
                     and server._relay_plain(side, item)
                 ):
+                    good = True
+                    run = 0
                     continue
                 event = decode_element(item)
             except RemoteProtocolError as exc:
                 logger.warning("%s sent bad XML: %s", side.label, exc)
+                if not exc.well_formed:
+                    run += 1
+                    if self.guard and run >= server.exdriver_max_bad_xml:
+                        side.cut_off(f"wrote {run} malformed elements in a row")
+                        return
                 continue
+            good = True
+            run = 0
             server._from_driver(side, event)
+        self.bad_run = run
+        if good:
+            self.skipped_at_good = stream.skipped
+        elif self.guard:
+            garbage = stream.skipped - self.skipped_at_good
+            if garbage > server.exdriver_max_garbage:
+                side.cut_off(f"wrote {garbage} bytes of garbage since its last good element")
+
+
+# An executable driver's stderr is logged up to this many lines per window.
+_STDERR_LINES = 200
+_STDERR_WINDOW = 10.0
 
 
 class _ExDriverProtocol(asyncio.SubprocessProtocol):
-    """The pipes of one run of an executable driver, handled in loop callbacks."""
+    """The pipes of one run of an executable driver, handled in loop callbacks.
+
+    A driver that writes faster than the server can take it fills its output
+    pipe and blocks in write(); each read then finds the pipe full. Reads that
+    find it full for ``exdriver_flood_seconds`` without a break mean a driver
+    flooding the server, and it is cut off. A burst (a large BLOB, a benchmark)
+    ends well before that.
+    """
 
     def __init__(self, ex: _ExDriver) -> None:
         self.ex = ex
-        self.input = _DriverInput(ex.server, ex)
+        self.input = _DriverInput(ex.server, ex, guard=True)
         self.stderr = b""
+        self.stderr_window = 0.0
+        self.stderr_lines = 0
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.cut = False  # cut off: whatever it still sends is thrown away
+        # A read this large found the pipe full (to within a page: the
+        # kernel fills the pipe a page at a time, not always to the byte).
+        self.full = _PIPE_SIZE - 4096
+        self.full_since: float | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)  # noqa: S101
+        stdout = transport.get_pipe_transport(1)
+        pipe = stdout.get_extra_info("pipe") if stdout is not None else None
+        get_size = getattr(fcntl, "F_GETPIPE_SZ", None)  # Linux
+        if pipe is not None and get_size is not None:
+            with contextlib.suppress(OSError, ValueError):
+                size = fcntl.fcntl(pipe.fileno(), get_size)
+                self.full = max(size - 4096, size // 2)
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
-        if fd == 2:
-            lines = (self.stderr + data).split(b"\n")
-            self.stderr = lines.pop()
-            for line in lines:
-                logger.info("%s: %s", self.ex.label, line.decode("utf-8", "replace").rstrip())
-            if len(self.stderr) > 1 << 16:  # a line without end: log what there is
-                logger.info("%s: %s", self.ex.label, self.stderr.decode("utf-8", "replace"))
-                self.stderr = b""
+        if self.cut:
             return
+        if fd == 2:
+            self._log_stderr(data)
+            return
+        if len(data) >= self.full:
+            now = asyncio.get_running_loop().time()
+            if self.full_since is None:
+                self.full_since = now
+            elif now - self.full_since >= self.ex.server.exdriver_flood_seconds:
+                seconds = now - self.full_since
+                self.ex.cut_off(f"has written faster than the server takes it for {seconds:.0f} s")
+                return
+        else:
+            self.full_since = None
         self.input.feed(data)
 
+    def _log_stderr(self, data: bytes) -> None:
+        lines = (self.stderr + data).split(b"\n")
+        self.stderr = lines.pop()
+        if len(self.stderr) > 1 << 16:  # a line without end: log what there is
+            lines.append(self.stderr)
+            self.stderr = b""
+        now = asyncio.get_running_loop().time()
+        if now - self.stderr_window >= _STDERR_WINDOW:
+            if self.stderr_lines > _STDERR_LINES:
+                logger.warning(
+                    "%s: %d more lines on stderr were not logged (at most %d per %.0f s)",
+                    self.ex.label,
+                    self.stderr_lines - _STDERR_LINES,
+                    _STDERR_LINES,
+                    _STDERR_WINDOW,
+                )
+            self.stderr_window = now
+            self.stderr_lines = 0
+        for line in lines:
+            self.stderr_lines += 1
+            if self.stderr_lines <= _STDERR_LINES:
+                logger.info("%s: %s", self.ex.label, line.decode("utf-8", "replace").rstrip())
+
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.stderr:
-            logger.info("%s: %s", self.ex.label, self.stderr.decode("utf-8", "replace"))
+        if self.stderr and not self.cut:
+            self._log_stderr(b"\n")
+        if self.stderr_lines > _STDERR_LINES:
+            logger.warning(
+                "%s: %d more lines on stderr were not logged",
+                self.ex.label,
+                self.stderr_lines - _STDERR_LINES,
+            )
         if not self.done.done():
             self.done.set_result(None)
 
@@ -494,6 +728,39 @@ class _ExDriver(_DriverSide):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.transport.get_pid(), sig)
 
+    def cut_off(self, reason: str) -> None:
+        """Kill a driver that floods or writes garbage; it is restarted as if it had exited."""
+        protocol = self.protocol
+        if protocol is None or protocol.cut:
+            return
+        protocol.cut = True
+        logger.error(
+            "%s %s; cutting it off (its process group is killed) and restarting it",
+            self.label,
+            reason,
+        )
+        self._kill(signal.SIGKILL)
+        # Its devices are gone for the clients now, not when the process is reaped.
+        self.server._drop_devices(self)
+
+    def _stdout(self) -> asyncio.ReadTransport | None:
+        transport = self.transport
+        pipe = transport.get_pipe_transport(1) if transport is not None else None
+        return pipe if isinstance(pipe, asyncio.ReadTransport) else None
+
+    def pause(self) -> None:
+        stdout = self._stdout()
+        if stdout is not None and stdout.is_reading():
+            stdout.pause_reading()
+
+    def resume(self) -> None:
+        stdout = self._stdout()
+        if stdout is not None and not stdout.is_closing():
+            stdout.resume_reading()
+        if self.protocol is not None:
+            # Its pipe filled while we did not read it: not its doing.
+            self.protocol.full_since = None
+
     async def run(self) -> None:
         delay = 1.0
         loop = asyncio.get_running_loop()
@@ -525,6 +792,7 @@ class _ExDriver(_DriverSide):
 
     async def _run_once(self) -> None:
         loop = asyncio.get_running_loop()
+        _load_libc()
         protocol = _ExDriverProtocol(self)
         transport, _ = await loop.subprocess_exec(
             lambda: protocol,
@@ -643,9 +911,33 @@ class IPyServer:
         port: the TCP port (INDI's is 7624).
         maxconnections: how many clients at once; one more is told so and closed.
         max_client_queue: bytes a client may fall behind before it is dropped.
+        bind: addresses to listen on, all on *port*; when given, *host* is not
+            used (``bind=["127.0.0.1", "192.168.1.20"]``).
+        allow: the networks clients may connect from, as CIDR strings
+            (``"192.168.0.0/16"``, ``"::1/128"``) or ``ipaddress`` networks;
+            a client from elsewhere is told so and closed before anything is
+            read from it. An IPv4-mapped IPv6 address (``::ffff:10.0.0.5``) is
+            matched as its IPv4 address. None (the default) lets everyone in,
+            as indiserver does.
+        readonly_devices: device names no client may change: every
+            ``new*Vector`` for them is refused with a ``<message>`` and never
+            reaches the driver. Clients still see them. Works for in-process,
+            executable and remote drivers alike.
+        max_connections_per_minute: connections one address may open in any
+            60 s; more are told so and closed. None: no limit.
+        max_element: the largest element a client may send, in bytes (BLOB
+            vectors aside); a larger one closes that client.
+        max_blob_element: the largest BLOB vector a client may send, in bytes.
+        exdriver_max_bad_xml: an executable driver that writes this many
+            malformed elements in a row is cut off and restarted.
+        exdriver_max_garbage: ... or this many bytes that are no element at
+            all since its last good element.
+        exdriver_flood_seconds: ... or that writes faster than the server can
+            take its output for this long without a break.
 
     Raises:
-        ValueError: two drivers serve a device of the same name, or a limit is not positive.
+        ValueError: two drivers serve a device of the same name, a limit is not
+            positive, or an ``allow`` entry is not a network.
     """
 
     def __init__(
@@ -655,19 +947,46 @@ class IPyServer:
         port: int = 7624,
         maxconnections: int = 5,
         max_client_queue: int = DEFAULT_CLIENT_QUEUE,
+        bind: Sequence[str] = (),
+        allow: Iterable[str | IPNetwork] | None = None,
+        readonly_devices: Iterable[str] = (),
+        max_connections_per_minute: int | None = None,
+        max_element: int = DEFAULT_MAX_ELEMENT,
+        max_blob_element: int = DEFAULT_MAX_BLOB_ELEMENT,
+        exdriver_max_bad_xml: int = DEFAULT_EXDRIVER_MAX_BAD_XML,
+        exdriver_max_garbage: int = DEFAULT_EXDRIVER_MAX_GARBAGE,
+        exdriver_flood_seconds: float = DEFAULT_EXDRIVER_FLOOD_SECONDS,
     ) -> None:
         if maxconnections < 1:
             raise ValueError(f"maxconnections must be at least 1, not {maxconnections}")
-        if max_client_queue < 1:
-            raise ValueError(f"max_client_queue must be positive, not {max_client_queue}")
+        for name, value in (
+            ("max_client_queue", max_client_queue),
+            ("max_element", max_element),
+            ("max_blob_element", max_blob_element),
+            ("exdriver_max_bad_xml", exdriver_max_bad_xml),
+            ("exdriver_max_garbage", exdriver_max_garbage),
+            ("exdriver_flood_seconds", exdriver_flood_seconds),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name} must be positive, not {value}")
+        if max_connections_per_minute is not None and max_connections_per_minute < 1:
+            raise ValueError(
+                "max_connections_per_minute must be at least 1 (or None for no limit),"
+                f" not {max_connections_per_minute}"
+            )
         self.host = host
         self.port = port
+        self.bind: tuple[str, ...] = (bind,) if isinstance(bind, str) else tuple(bind)
         self.maxconnections = maxconnections
         self.max_client_queue = max_client_queue
-        self.max_element = 1 << 20
-        self.max_blob_element = 64 << 20
-        # Gathered output is written once it reaches this size.
-        self.flush_size = min(64 << 10, max(max_client_queue // 4, 1))
+        self._allow: tuple[IPNetwork, ...] | None = None if allow is None else parse_networks(allow)
+        self.readonly_devices: set[str] = set(readonly_devices)
+        self.max_connections_per_minute = max_connections_per_minute
+        self.max_element = max_element
+        self.max_blob_element = max_blob_element
+        self.exdriver_max_bad_xml = exdriver_max_bad_xml
+        self.exdriver_max_garbage = exdriver_max_garbage
+        self.exdriver_flood_seconds = exdriver_flood_seconds
         self.drivers = list(drivers)
         seen: dict[str, IPyDriver] = {}
         for driver in drivers:
@@ -688,10 +1007,47 @@ class IPyServer:
         self._stop: asyncio.Event | None = None
         self._stopped = False
         self._duplicates_logged: set[tuple[str, str]] = set()
-        self._tcp: asyncio.Server | None = None
+        # One listening server per address, in the order asked for.
+        self._tcp: dict[str, asyncio.Server] = {}
+        self._rate = _RateLimit()
+        self._refusals = _RefusalLog()
         self._driver_tasks: dict[int, asyncio.Task[Any]] = {}  # by id(): drivers are dicts
         # Set once the listening socket is bound (``port`` then holds the real port).
         self.listening = asyncio.Event()
+
+    @property
+    def max_client_queue(self) -> int:
+        """Bytes a client may fall behind before it is dropped."""
+        return self._max_client_queue
+
+    @max_client_queue.setter
+    def max_client_queue(self, value: int) -> None:
+        self._max_client_queue = value
+        # Gathered output is written once it reaches this size.
+        self.flush_size = min(64 << 10, max(value // 4, 1))
+
+    @property
+    def allow(self) -> tuple[IPNetwork, ...] | None:
+        """The networks clients may connect from (None: any).
+
+        Setting it while running also closes the clients already connected
+        from an address it no longer allows.
+        """
+        return self._allow
+
+    @allow.setter
+    def allow(self, networks: Iterable[str | IPNetwork] | None) -> None:
+        self._allow = None if networks is None else parse_networks(networks)
+        for client in list(self._clients):
+            if not self._allowed(client.ip):
+                logger.warning("%s: its address is no longer allowed; closing it", client.label)
+                client.close()
+
+    @property
+    def addresses(self) -> list[str]:
+        """Where the server listens (or will), as ``host:port`` strings."""
+        hosts = list(self._tcp) or list(self.bind or (self.host,))
+        return [_host_port(host, self.port) for host in hosts]
 
     # -- configuration --
 
@@ -731,7 +1087,9 @@ class IPyServer:
         for runner in runners:
             tasks.append(loop.create_task(runner.run()))
         try:
-            self._tcp = await self._bind(self.host, self.port)
+            hosts = tuple(dict.fromkeys(self.bind or (self.host,)))
+            self._tcp, self.port = await self._bind(hosts, self.port)
+            self.host = hosts[0]
         except BaseException:
             for driver in self.drivers:
                 driver.shutdown()
@@ -741,14 +1099,15 @@ class IPyServer:
             for sig in installed:
                 loop.remove_signal_handler(sig)
             raise
-        logger.info("listening on %s:%d", self.host, self.port)
+        logger.info("listening on %s", ", ".join(self.addresses))
         self.listening.set()
         try:
             await self._stop.wait()
         finally:
             logger.info("shutting down")
-            tcp = self._tcp
-            tcp.close()
+            listening = list(self._tcp.values())
+            for tcp in listening:
+                tcp.close()
             for client in list(self._clients):
                 client.close()
             for driver in self.drivers:
@@ -758,20 +1117,30 @@ class IPyServer:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await tcp.wait_closed()
+            for tcp in listening:
+                with contextlib.suppress(Exception):
+                    await tcp.wait_closed()
             for sig in installed:
                 loop.remove_signal_handler(sig)
             self._stopped = True
 
-    async def _bind(self, host: str, port: int) -> asyncio.Server:
-        tcp = await asyncio.get_running_loop().create_server(
-            lambda: _Client(self), host, port, reuse_address=True
-        )
-        sockets = list(tcp.sockets)
-        self.host = host
-        self.port = sockets[0].getsockname()[1] if sockets else port
-        return tcp
+    async def _bind(self, hosts: Sequence[str], port: int) -> tuple[dict[str, asyncio.Server], int]:
+        """Listen on every one of *hosts*, all on one port (with port 0, the first one's)."""
+        loop = asyncio.get_running_loop()
+        bound: dict[str, asyncio.Server] = {}
+        try:
+            for host in hosts:
+                tcp = await loop.create_server(
+                    lambda: _Client(self), host, port, reuse_address=True
+                )
+                bound[host] = tcp
+                if port == 0 and tcp.sockets:
+                    port = tcp.sockets[0].getsockname()[1]
+        except BaseException:
+            for tcp in bound.values():
+                tcp.close()
+            raise
+        return bound, port
 
     def _start_driver(self, driver: IPyDriver) -> _InProcess:
         peer = _InProcess(self, driver)
@@ -829,32 +1198,40 @@ class IPyServer:
             self._snoop_watch.remove(peer, peer.snoop)
             self._drop_devices(peer)
 
-    async def listen(self, host: str, port: int) -> None:
-        """Listen on another address; connected clients stay connected.
+    async def listen(self, host: str, port: int, *, bind: Sequence[str] = ()) -> None:
+        """Listen on other addresses; connected clients stay connected.
 
-        If the new address cannot be bound, the old one is kept (and the
-        reason logged).
+        With *bind*, on each of its addresses (and *host* is not used). An
+        address listened on already, on the same port, is kept as it is. If a
+        new address cannot be bound, the old ones are all kept (and the reason
+        logged).
         """
+        hosts = tuple(dict.fromkeys(bind)) or (host,)
         old = self._tcp
+        old_port = self.port
+        kept = {h: old[h] for h in hosts if h in old and port == old_port}
         try:
-            self._tcp = await self._bind(host, port)
+            bound, port = await self._bind([h for h in hosts if h not in kept], port)
         except OSError as exc:
             failure: OSError | None = exc
         else:
             failure = None
         if failure is not None:
             logger.error(
-                "cannot listen on %s:%d (%s); still on %s:%d",
-                host,
-                port,
+                "cannot listen on %s (%s); still on %s",
+                ", ".join(_host_port(h, port) for h in hosts),
                 failure,
-                self.host,
-                self.port,
+                ", ".join(self.addresses),
             )
             return
-        logger.info("now listening on %s:%d", self.host, self.port)
-        if old is not None:
-            old.close()
+        self._tcp = {h: kept[h] if h in kept else bound[h] for h in hosts}
+        self.host = hosts[0]
+        self.bind = tuple(bind)
+        self.port = port
+        logger.info("now listening on %s", ", ".join(self.addresses))
+        for h, tcp in old.items():
+            if kept.get(h) is not tcp:
+                tcp.close()
 
     def shutdown(self) -> None:
         """Stop the server: stop listening, stop every driver, close every client."""
@@ -870,11 +1247,44 @@ class IPyServer:
 
     # -- clients --
 
-    def _accept(self, client: _Client) -> bool:
+    def _allowed(self, ip: IPAddress | None) -> bool:
+        allow = self._allow
+        if allow is None:
+            return True
+        return ip is not None and any(ip in network for network in allow)
+
+    def _admit(self, client: _Client) -> str | None:
+        """Let a new client in, or say why not (and log it): access, rate, then room."""
+        ip = client.ip
+        key = str(ip) if ip is not None else client.label
+        now = asyncio.get_running_loop().time()
+        limit = self.max_connections_per_minute
+        if not self._allowed(ip):
+            self._log_refusal(client, key, "not allowed", "its address is not in the allow list")
+            return f"connections from {key} are not allowed here"
+        if limit is not None and not self._rate.allows(key, limit, now):
+            self._log_refusal(
+                client, key, "rate", f"over {limit} connections from {key} in a minute"
+            )
+            return f"more than {limit} connections a minute from {key}; try again later"
         if len(self._clients) >= self.maxconnections:
-            return False
+            self._log_refusal(client, key, "full", f"{self.maxconnections} connections already")
+            return f"this server takes at most {self.maxconnections} clients; try again later"
+        if limit is not None:
+            self._rate.record(key, now)
         self._clients.add(client)
-        return True
+        return None
+
+    def _log_refusal(self, client: _Client, key: str, kind: str, why: str) -> None:
+        unlogged = self._refusals.due((key, kind), asyncio.get_running_loop().time())
+        if unlogged is None:
+            return
+        logger.warning(
+            "%s refused: %s%s",
+            client.label,
+            why,
+            f" ({unlogged} more refused for this since the last such line)" if unlogged else "",
+        )
 
     def _forget_client(self, client: _Client) -> None:
         if client in self._clients:
@@ -915,6 +1325,9 @@ class IPyServer:
         event: NewSwitchVector | NewTextVector | NewNumberVector | NewBLOBVector,
     ) -> None:
         device, name = event.device, event.name
+        if device in self.readonly_devices:
+            self._refuse_readonly(client, event)
+            return
         owner = self._owners.get(device)
         if owner is None:
             logger.info("%s: no driver serves %r", client.label, device)
@@ -931,6 +1344,28 @@ class IPyServer:
         if type(owner) is _InProcess:
             owner.throttle(client)
 
+    def _refuse_readonly(
+        self,
+        client: _Client,
+        event: NewSwitchVector | NewTextVector | NewNumberVector | NewBLOBVector,
+    ) -> None:
+        # Not passed on, not echoed: the driver never sees it, so nothing changes.
+        logger.warning(
+            "%s: refused <%s> for %s.%s: the device is read-only",
+            client.label,
+            _TAGS[type(event)],
+            event.device,
+            event.name,
+        )
+        client.send(
+            Message(
+                device=event.device,
+                timestamp=_now(),
+                message=f"[ERROR] {event.device} is read-only on this server;"
+                f" {event.name} was not changed",
+            )
+        )
+
     # -- drivers --
 
     def _to_drivers(self, event: GetProperties, origin: _DriverSide | None) -> None:
@@ -939,6 +1374,8 @@ class IPyServer:
             for side in self._driver_sides():
                 if side is not origin:
                     side.deliver(event, data)
+                    if origin is not None and type(side) is _InProcess:
+                        side.throttle(origin)
             return
         owner = self._owners.get(event.device)
         if owner is not None:
@@ -983,6 +1420,8 @@ class IPyServer:
             owner = self._owners.get(event.device)
             if owner is not None and owner is not side:
                 owner.deliver(event, None)
+                if type(owner) is _InProcess:
+                    owner.throttle(side)
             return
         device: str | None = getattr(event, "device", None)
         if device is not None and not self._claim(side, device):

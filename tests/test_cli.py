@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pi_indi import cli
+from pi_indi.config import DEFAULT_ALLOW
 from pi_indi.registry import bundled_driver_names
 
 BAD = """\
@@ -97,8 +98,13 @@ def test_show_config_prints_the_effective_config_as_toml(tmp_path: Path):
     assert shown["server"] == {
         "host": "0.0.0.0",
         "port": 7000,
+        "bind": [],
+        "allow": [*DEFAULT_ALLOW],
         "maxconnections": 5,
+        "max_connections_per_minute": 120,
         "max_client_queue_mb": 128.0,
+        "max_element_kb": 1024,
+        "max_blob_mb": 64.0,
     }
     assert shown["gpio"]["pin_factory"] == "auto"
     (device,) = shown["device"]

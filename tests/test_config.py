@@ -128,6 +128,59 @@ BAD_FILES = [
         id="nan",
     ),
     pytest.param(
+        '[server]\nallow = ["10.0.0.0/8", "10.0.0.300/8", "192.168.1.5/24", "lan", "fd00::/8"]',
+        [
+            "server.allow[1]: '10.0.0.300/8' is not a network in CIDR notation (such as '192.168.1.0/24', 'fd00::/8' or one address)",
+            "server.allow[2]: '192.168.1.5/24' has host bits set; did you mean '192.168.1.0/24'?",
+            "server.allow[3]: 'lan' is not a network in CIDR notation (such as '192.168.1.0/24', 'fd00::/8' or one address)",
+        ],
+        id="allow-bad-cidr",
+    ),
+    pytest.param(
+        "[server]\nallow = []",
+        ['server.allow: lets no client in; ["0.0.0.0/0", "::/0"] lets everyone in'],
+        id="allow-empty",
+    ),
+    pytest.param(
+        '[server]\nallow = ["10.0.0.0/8", 7]',
+        ["server.allow[1]: must be a string, not an integer (7)"],
+        id="allow-not-a-string",
+    ),
+    pytest.param(
+        '[server]\nbind = ["127.0.0.1", "pi.local", "127.0.0.1"]',
+        [
+            "server.bind[1]: 'pi.local' is not an IP address (such as '127.0.0.1' or '192.168.1.20')",
+            "server.bind[2]: '127.0.0.1' is already bind[0]",
+        ],
+        id="bind-bad-and-twice",
+    ),
+    pytest.param(
+        '[server]\nbind = ["0.0.0.0", "192.168.1.20", "::1"]',
+        [
+            "server.bind[0]: '0.0.0.0' is every IPv4 address already; list it alone, or list the addresses without it"
+        ],
+        id="bind-any-and-one",
+    ),
+    pytest.param(
+        "[server]\nmax_element_kb = 0\nmax_blob_mb = -1\nmax_connections_per_minute = -5",
+        [
+            "server.max_connections_per_minute: must be at least 0, not -5",
+            "server.max_element_kb: must be between 1 and 65536 KiB, not 0",
+            "server.max_blob_mb: must be between 0.01 and 4096 MiB, not -1",
+        ],
+        id="limits",
+    ),
+    pytest.param(
+        "[server]\nmax_element_kb = 1.5",
+        ["server.max_element_kb: must be an integer, not 1.5"],
+        id="limit-not-integer",
+    ),
+    pytest.param(
+        '[[device]]\ndriver = "plain"\nname = "A"\nreadonly = "yes"',
+        ["device[0] ('A').readonly: must be true or false, not a string"],
+        id="readonly-not-bool",
+    ),
+    pytest.param(
         '[gpio]\npin_factory = "lgpoi"',
         [
             "gpio.pin_factory: must be one of 'auto', 'lgpio', 'rpigpio', 'pigpio', 'native', 'mock', not 'lgpoi'; did you mean 'lgpio'?"
@@ -276,6 +329,23 @@ def test_defaults_fill_an_empty_file():
     assert config.devices == ()
 
 
+def test_access_keys_are_read():
+    config = parse(
+        '[server]\nallow = ["192.168.1.0/24", "fd00::/8", "10.1.2.3"]\n'
+        'bind = ["127.0.0.1", "::1"]\nmax_connections_per_minute = 0\n'
+        '[[device]]\ndriver = "plain"\nname = "A"\nreadonly = true\n'
+        '[[device]]\ndriver = "plain"\nname = "B"'
+    )
+    assert config.server.allow == ("192.168.1.0/24", "fd00::/8", "10.1.2.3")
+    assert config.server.bind == ("127.0.0.1", "::1")
+    assert config.server.max_connections_per_minute == 0
+    assert [(d.name, d.readonly) for d in config.devices] == [("A", True), ("B", False)]
+
+
+def test_a_single_network_is_taken_for_the_allow_list():
+    assert parse('[server]\nallow = "10.0.0.0/8"').server.allow == ("10.0.0.0/8",)
+
+
 def test_pins_in_any_spelling_become_canonical_names():
     config = parse(
         '[[device]]\ndriver = "lamp"\nname = "A"\npins = [4, "BCM5", "BOARD31", "J8:32", "WPI3"]'
@@ -314,14 +384,29 @@ def test_show_config_dict_has_defaults_and_canonical_pins():
     assert data["server"] == {
         "host": "0.0.0.0",
         "port": 7624,
+        "bind": [],
+        "allow": [
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "169.254.0.0/16",
+            "fc00::/7",
+            "fe80::/10",
+        ],
         "maxconnections": 5,
+        "max_connections_per_minute": 120,
         "max_client_queue_mb": 128.0,
+        "max_element_kb": 1024,
+        "max_blob_mb": 64.0,
     }
     assert data["device"] == [
         {
             "driver": "lamp",
             "name": "A",
             "enabled": True,
+            "readonly": False,
             "pins": ["GPIO17"],
             "labels": [],
             "active_high": True,
