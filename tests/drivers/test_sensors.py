@@ -83,9 +83,11 @@ async def test_light_level_follows_the_simulated_charge_time(gpio, serve):
     driver = LightSensorDriver(make_context(gpio, "Sky", opts))
     control = controlled(gpio)
     client = await serve(driver, control)
-    await client.expect(reads("Sky", "LIGHT_LEVEL", "LEVEL", 0.5, 0.15), timeout=5)
+    # The level is timed by threads (the mock pin charges on a timer), so a
+    # loaded machine reads darker now and then: wait for a reading in range.
+    await client.expect(reads("Sky", "LIGHT_LEVEL", "LEVEL", 0.5, 0.2), timeout=15)
     await simulate(client, control, "Sky", "LEVEL", 0.9)
-    await client.expect(reads("Sky", "LIGHT_LEVEL", "LEVEL", 0.9, 0.1), timeout=5)
+    await client.expect(reads("Sky", "LIGHT_LEVEL", "LEVEL", 0.9, 0.1), timeout=15)
 
 
 async def test_mcp3008_channels_read_the_simulated_voltages(gpio, serve):
