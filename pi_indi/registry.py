@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import importlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -132,13 +133,21 @@ class DriverRecord:
         return self.cls.__doc__.strip().splitlines()[0]
 
 
-def _entry_points(group: str) -> list[EntryPoint]:
-    return sorted(entry_points(group=group), key=lambda ep: ep.name)
+@functools.cache
+def _entry_points(group: str) -> tuple[EntryPoint, ...]:
+    # Read once per process: each entry_points() call reads the metadata of
+    # every installed distribution, and a config names a driver per device.
+    return tuple(sorted(entry_points(group=group), key=lambda ep: ep.name))
+
+
+@functools.cache
+def _distribution_of(ep: EntryPoint) -> str | None:
+    # Parsing a distribution's METADATA is not cheap: once per entry point.
+    return ep.dist.name if ep.dist is not None else None
 
 
 def _load_entry_point(ep: EntryPoint) -> DriverRecord:
-    dist = ep.dist.name if ep.dist is not None else None
-    record = DriverRecord(name=ep.name, target=ep.value, distribution=dist)
+    record = DriverRecord(name=ep.name, target=ep.value, distribution=_distribution_of(ep))
     try:
         cls = ep.load()
     except Exception as exc:  # noqa: BLE001 - any failure is the plugin's, and is reported
