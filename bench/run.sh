@@ -3,6 +3,7 @@
 #   bash bench/run.sh          # all of them: codec, server and appliance
 #   bash bench/run.sh codec    # only the codec one
 #   bash bench/run.sh appliance  # button latency, memory and start-up of pi-indi serve --mock
+#   bash bench/run.sh soak [--minutes 10]  # 10 minutes of hostile and good clients (not in "all")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=bench/.venv
@@ -17,6 +18,7 @@ case "${1:-all}" in
     codec) "$VENV/bin/python" bench/codec.py ;;
     server) "$VENV/bin/python" bench/server.py ;;
     appliance) "$VENV/bin/python" bench/appliance.py ;;
+    soak) shift; "$VENV/bin/python" bench/soak.py "$@" ;;
     *)
         "$VENV/bin/python" bench/codec.py
         "$VENV/bin/python" bench/server.py
