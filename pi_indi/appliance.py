@@ -360,7 +360,14 @@ class Appliance:
                 f"reload refused ({len(refused.issues)} problems); {self.status_text()}"
             )
             return False
-        await self.apply(new)
+        try:
+            await self.apply(new)
+        except Exception:
+            # The pin library refused to start, say: whatever was applied
+            # stays applied, the server keeps serving, and the log says why.
+            logger.exception("reload failed part way; %s", self.status_text())
+            self.notifier.ready(f"reload failed part way; {self.status_text()}")
+            return False
         self.reloads += 1
         logger.info("reloaded: %s", self.status_text())
         self.notifier.ready(self.status_text())

@@ -508,12 +508,20 @@ def _check_device(
     )
 
 
-def _hardware_pins(gpio: GpioConfig) -> PinResolver | None:
+def _hardware_pins(gpio: GpioConfig, checker: _Checker) -> PinResolver | None:
     try:
         hardware = registry.load_hardware(
             "gpio", pin_factory=gpio.pin_factory, mock_revision=gpio.mock_revision
         )
     except LookupError:
+        return None
+    # A back end may say up front that it cannot check pins (the gpio one:
+    # a mock_revision gpiozero does not know); then pins are not checked
+    # against a board, only for being used twice.
+    board_problem = getattr(hardware, "board_problem", None)
+    problem = board_problem() if callable(board_problem) else None
+    if problem is not None:
+        checker.issue("gpio.mock_revision", problem)
         return None
     return hardware.resolve_pin
 
@@ -569,7 +577,7 @@ def parse_config(
             continue
         sections[key] = checker.table(cls, table, key)
     if resolve_pin == "hardware":
-        checker.resolve_pin = _hardware_pins(sections.get("gpio") or GpioConfig())
+        checker.resolve_pin = _hardware_pins(sections.get("gpio") or GpioConfig(), checker)
     else:
         checker.resolve_pin = resolve_pin
     devices: list[DeviceConfig] = []

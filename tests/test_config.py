@@ -429,3 +429,14 @@ def test_load_config_refuses_non_utf8(tmp_path: Path):
     with pytest.raises(ConfigError) as info:
         load_config(path, resolve_pin=None, find=find, known_drivers=[*KNOWN])
     assert info.value.issues[0].message.startswith("not UTF-8 text")
+
+
+def test_an_unknown_mock_revision_is_reported_not_raised():
+    # The default pin check asks the installed gpio back end for the board.
+    text = '[gpio]\npin_factory = "mock"\nmock_revision = "123"\n[[device]]\ndriver = "led"\nname = "A"\npins = [17]\n'
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    assert [str(i) for i in info.value.issues] == [
+        'gpio.mock_revision: unknown old-style revision "123": not a Raspberry Pi revision'
+        " gpiozero knows (such as d04170, a Pi 5)"
+    ]

@@ -297,6 +297,14 @@ class Gpio:
                 self._board = gpiozero.pi_info(self.mock_revision)
         return self._board
 
+    def board_problem(self) -> str | None:
+        """Why pins cannot be checked against the board (an unknown revision), or None."""
+        try:
+            self.board()
+        except gpiozero.GPIOZeroError as exc:
+            return f"{exc}: not a Raspberry Pi revision gpiozero knows (such as d04170, a Pi 5)"
+        return None
+
     def resolve_pin(self, spec: int | str) -> str:
         """The canonical name ("GPIO17") of a pin given in any gpiozero spelling.
 
