@@ -115,6 +115,7 @@ class Appliance:
         self._reload_task: asyncio.Task[None] | None = None
         self._reload_again = False
         self._heartbeat: asyncio.TimerHandle | None = None
+        self._built = False
 
     @staticmethod
     def _load_hardware(config: Config) -> Hardware:
@@ -135,9 +136,28 @@ class Appliance:
             self.store.load()
         for device in self.config.devices:
             self._build_one(device)
-        self.control = self.hardware.control_driver()
+        self.control = self._control_driver()
         self.drivers = self._all_drivers()
+        self._built = True
         return self.drivers
+
+    def _control_driver(self) -> IPyDriver | None:
+        control = self.hardware.control_driver()
+        if control is not None:
+            taken = sorted(set(control) & set(self.running))
+            if taken:
+                logger.error(
+                    "a configured device is named %s, so the mock control device is not served",
+                    ", ".join(taken),
+                )
+                return None
+        return control
+
+    def _set_status(self, device: DeviceConfig, status: DriverStatus, error: str) -> None:
+        old = self._status_of(device.name)
+        if old is not None:
+            self.statuses.remove(old)
+        self.statuses.append(DeviceStatus(device.name, device.driver, status, error))
 
     def _all_drivers(self) -> list[IPyDriver]:
         drivers = [driver for _, driver in self.running.values()]
@@ -232,7 +252,7 @@ class Appliance:
         loop = asyncio.get_running_loop()
         installed: list[signal.Signals] = []
         try:
-            if not self.drivers:
+            if not self._built:
                 self.build()
             server = self.make_server()
             task = asyncio.create_task(server.asyncrun())
@@ -407,12 +427,21 @@ class Appliance:
             await self._remove(driver)
             self._forget(name)
         self.statuses = [s for s in self.statuses if s.name in wanted]
+        # Recorded before the pin factory starts: if it fails to, a later
+        # reload (of this file fixed, or of the old one) still rebuilds it.
+        self.config = new
         if rebuild_all:
             await asyncio.get_running_loop().run_in_executor(None, self.hardware.close)
             self.hardware = self._load_hardware(new)
-            self.hardware.open()
-            self.store = StateStore(new.state.path)
-        self.config = new
+            if new.state.path != old.state.path:
+                self.store = StateStore(new.state.path)
+            try:
+                self.hardware.open()
+            except HardwareError as exc:
+                for device in new.devices:
+                    if device.enabled:
+                        self._set_status(device, DriverStatus.START_ERROR, str(exc))
+                raise
         if new.state.restore and rebuild_all:
             self.store.load()
         for device in new.devices:
@@ -422,15 +451,20 @@ class Appliance:
             built = self._build_one(device)
             if built is not None and server is not None:
                 await server.add_driver(built)
-        control = self.hardware.control_driver()
-        self.control = control
-        if control is not None and server is not None:
-            await server.add_driver(control)
+        self.control = self._control_driver()
+        if self.control is not None and server is not None:
+            await server.add_driver(self.control)
         self.drivers = self._all_drivers()
         if server is not None:
-            where, was = new.server, old.server
-            if (where.host, where.bind, where.port) != (was.host, was.bind, was.port):
+            # Against where the server listens, not the old config: an
+            # address that could not be bound last time is tried again.
+            where = new.server
+            wanted_hosts = tuple(where.bind) or (where.host,)
+            serving_hosts = tuple(server.bind) or (server.host,)
+            if (wanted_hosts, where.port) != (serving_hosts, server.port) and not (
                 await server.listen(where.host, where.port, bind=where.bind)
+            ):
+                raise OSError(f"cannot listen on {', '.join(wanted_hosts)} port {where.port}")
 
     async def _remove(self, driver: IPyDriver) -> None:
         if self.server is not None:

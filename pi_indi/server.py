@@ -1194,22 +1194,31 @@ class IPyServer:
             except Exception:
                 logger.exception("driver %s failed while stopping", type(driver).__name__)
         if peer is not None:
+            # Clients it was holding back must not wait for it any longer.
+            for client in peer.paused:
+                client.resume()
+            peer.paused.clear()
             self._in_process.remove(peer)
             self._snoop_watch.remove(peer, peer.snoop)
             self._drop_devices(peer)
 
-    async def listen(self, host: str, port: int, *, bind: Sequence[str] = ()) -> None:
+    async def listen(self, host: str, port: int, *, bind: Sequence[str] = ()) -> bool:
         """Listen on other addresses; connected clients stay connected.
 
         With *bind*, on each of its addresses (and *host* is not used). An
         address listened on already, on the same port, is kept as it is. If a
-        new address cannot be bound, the old ones are all kept (and the reason
-        logged).
+        new address cannot be bound, the old ones are listened on again (and
+        the reason logged), and False is returned.
         """
         hosts = tuple(dict.fromkeys(bind)) or (host,)
         old = self._tcp
         old_port = self.port
         kept = {h: old[h] for h in hosts if h in old and port == old_port}
+        # Close what is replaced first: "0.0.0.0:7624" holds the port that
+        # "127.0.0.1:7624" needs. Clients already connected are not touched.
+        dropped = [h for h, tcp in old.items() if kept.get(h) is not tcp]
+        for h in dropped:
+            old[h].close()
         try:
             bound, port = await self._bind([h for h in hosts if h not in kept], port)
         except OSError as exc:
@@ -1217,21 +1226,25 @@ class IPyServer:
         else:
             failure = None
         if failure is not None:
+            try:
+                again, _ = await self._bind(dropped, old_port)
+            except OSError as exc:
+                again = {}
+                logger.critical("cannot listen on the old addresses again either: %s", exc)
+            self._tcp = {**kept, **again}
             logger.error(
                 "cannot listen on %s (%s); still on %s",
                 ", ".join(_host_port(h, port) for h in hosts),
                 failure,
                 ", ".join(self.addresses),
             )
-            return
+            return False
         self._tcp = {h: kept[h] if h in kept else bound[h] for h in hosts}
         self.host = hosts[0]
         self.bind = tuple(bind)
         self.port = port
         logger.info("now listening on %s", ", ".join(self.addresses))
-        for h, tcp in old.items():
-            if kept.get(h) is not tcp:
-                tcp.close()
+        return True
 
     def shutdown(self) -> None:
         """Stop the server: stop listening, stop every driver, close every client."""

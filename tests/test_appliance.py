@@ -7,8 +7,11 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from pi_indi.appliance import Appliance
 from pi_indi.config import parse_config
+from pi_indi.errors import HardwareError
 from pi_indi.protocol import GetProperties, NewSwitchVector, SetSwitchVector, SwitchState
 from pi_indi.registry import DriverStatus
 from pi_indi_drivers._gpio import Gpio
@@ -123,3 +126,27 @@ async def test_with_restore_on_outputs_come_back_as_they_were(tmp_path: Path):
         assert relay["ON"] == "On"
     finally:
         again.close()
+
+
+async def test_a_reload_whose_pin_factory_fails_can_be_undone(tmp_path: Path):
+    appliance, _ = make(tmp_path, restore=False)
+    good = appliance.config
+    task, client = await serve(appliance)
+    try:
+        # Not a Raspberry Pi: the native pin factory cannot start here.
+        broken = dataclasses.replace(
+            good, gpio=dataclasses.replace(good.gpio, pin_factory="native")
+        )
+        with pytest.raises(HardwareError):
+            await appliance.apply(broken)
+        assert [(s.name, s.status) for s in appliance.statuses if s.name == "Relays"] == [
+            ("Relays", DriverStatus.START_ERROR)
+        ]
+        await appliance.apply(good)
+        assert [(s.name, s.status) for s in appliance.statuses if s.name == "Relays"] == [
+            ("Relays", DriverStatus.RUNNING)
+        ]
+        await switch_on(client)
+    finally:
+        await stop(appliance, task, client)
+        appliance.close()
