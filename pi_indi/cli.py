@@ -106,7 +106,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         reload_config = None  # the bundled example does not change
     else:
         reload_config = partial(_load, args)
-    appliance = Appliance(config, reload_config=reload_config, notifier=Notifier())
+    try:
+        appliance = Appliance(config, reload_config=reload_config, notifier=Notifier())
+    except LookupError as exc:  # no hardware back end installed
+        print(f"pi-indi: {exc}", file=sys.stderr)
+        return 1
     try:
         appliance.build()
     except HardwareError as exc:
