@@ -87,19 +87,24 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
-def _print_config_error(exc: Exception, out: TextIO) -> None:
-    print(f"pi-indi: {exc}", file=out)
+def _load_or_report(args: argparse.Namespace, out: TextIO) -> Config | None:
+    """The checked config, or None after printing every problem to *out*."""
+    from pi_indi.errors import ConfigError
+
+    try:
+        return _load(args)
+    except ConfigError as exc:
+        print(f"pi-indi: {exc}", file=out)
+        return None
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from pi_indi._systemd import Notifier
     from pi_indi.appliance import Appliance
-    from pi_indi.errors import ConfigError, HardwareError
+    from pi_indi.errors import HardwareError
 
-    try:
-        config = _load(args)
-    except ConfigError as exc:
-        _print_config_error(exc, sys.stderr)
+    config = _load_or_report(args, sys.stderr)
+    if config is None:
         return EX_CONFIG
     log = logging.getLogger("pi_indi")
     if args.config is None and _config_path(args) is None:
@@ -137,12 +142,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    from pi_indi.errors import ConfigError
-
-    try:
-        config = _load(args)
-    except ConfigError as exc:
-        _print_config_error(exc, sys.stdout)
+    config = _load_or_report(args, sys.stdout)
+    if config is None:
         return EX_CONFIG
     broken = [d for d in config.devices if d.record is not None and d.record.cls is None]
     for device in broken:
@@ -160,12 +161,9 @@ def _cmd_show_config(args: argparse.Namespace) -> int:
     import tomli_w
 
     from pi_indi.config import config_to_dict
-    from pi_indi.errors import ConfigError
 
-    try:
-        config = _load(args)
-    except ConfigError as exc:
-        _print_config_error(exc, sys.stderr)
+    config = _load_or_report(args, sys.stderr)
+    if config is None:
         return EX_CONFIG
     print(f"# effective config of {config.source}, defaults filled in")
     sys.stdout.write(tomli_w.dumps(config_to_dict(config)))

@@ -106,17 +106,23 @@ class ButtonOptions(DigitalInputOptions):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MotionSensorOptions:
-    """Options of the ``motion_sensor`` driver (a PIR sensor)."""
+class _SampledInputOptions:
+    """What the motion and line sensors share: one pin, sampled by gpiozero."""
 
     pin: str = option(help="the sensor's output pin", pin=True)
-    label: str = option("Motion", help="the label clients show")
     pull_up: bool = option(False, help="pull the pin up, so it is active when low")
     active_state: bool | None = option(
         None,
         help="for a pin with no pull resistor (floating): true if high means active;"
         " when given, pull_up is not used",
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MotionSensorOptions(_SampledInputOptions):
+    """Options of the ``motion_sensor`` driver (a PIR sensor)."""
+
+    label: str = option("Motion", help="the label clients show")
     queue_len: int = option(1, help="how many samples are averaged", min=1, max=1000)
     sample_rate: float = option(10.0, help="samples per second", min=0.1, max=1000.0, unit="Hz")
     threshold: float = option(
@@ -125,17 +131,10 @@ class MotionSensorOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LineSensorOptions:
+class LineSensorOptions(_SampledInputOptions):
     """Options of the ``line_sensor`` driver (a TCRT5000-style reflective sensor)."""
 
-    pin: str = option(help="the sensor's output pin", pin=True)
     label: str = option("Line", help="the label clients show")
-    pull_up: bool = option(False, help="pull the pin up, so it is active when low")
-    active_state: bool | None = option(
-        None,
-        help="for a pin with no pull resistor (floating): true if high means active;"
-        " when given, pull_up is not used",
-    )
     queue_len: int = option(5, help="how many samples are averaged", min=1, max=1000)
     sample_rate: float = option(100.0, help="samples per second", min=0.1, max=1000.0, unit="Hz")
     threshold: float = option(
