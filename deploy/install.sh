@@ -15,10 +15,15 @@
 # What it does:
 #   1. python3 -m venv --system-site-packages PREFIX/venv, so that apt's
 #      python3-lgpio (and python3-systemd, python3-gpiozero) are used;
-#   2. pip install SOURCE into it, and link /usr/local/bin/pi-indi to it;
+#   2. pip install SOURCE into it, and lgpio from PyPI when the venv cannot
+#      import one (apt has python3-lgpio only on Raspberry Pi OS), and link
+#      /usr/local/bin/pi-indi to it;
 #   3. /etc/sysusers.d/pi-indi.conf, then systemd-sysusers: the pi-indi user,
-#      in the gpio, spi and i2c groups (created when missing);
-#   4. /etc/systemd/system/pi-indi.service, with ExecStart=PREFIX/venv/bin/pi-indi;
+#      in the gpio, spi and i2c groups (created when missing); the udev rule
+#      that gives /dev/gpiochip*, /dev/spidev* and /dev/i2c-* to those groups,
+#      applied to the devices already there;
+#   4. /etc/systemd/system/pi-indi.service, with ExecStart and ExecReload
+#      running PREFIX/venv/bin/pi-indi;
 #   5. /etc/pi-indi.toml, only if there is none: no devices, drives no pin;
 #   6. systemctl daemon-reload, enable, and start (restart if running), when
 #      systemd is running; otherwise only the enable symlink (systemctl --root).
@@ -29,6 +34,8 @@
 #                    paths written into files are those seen from the root
 #   PI_INDI_PREFIX   default /opt/pi-indi
 #   PI_INDI_PYTHON   the Python for the venv; default /usr/bin/python3
+#   PI_INDI_NO_LGPIO=1  do not install lgpio (a machine with no GPIO chip that
+#                    only ever runs pin_factory = "mock")
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -42,12 +49,13 @@ python="${PI_INDI_PYTHON:-/usr/bin/python3}"
 
 unit_src="$top/systemd/pi-indi.service"
 sysusers_src="$top/systemd/pi-indi.sysusers.conf"
+udev_src="$top/systemd/60-pi-indi-gpio.rules"
 config_src="$here/pi-indi.toml"
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
 
-for f in "$unit_src" "$sysusers_src" "$config_src"; do
+for f in "$unit_src" "$sysusers_src" "$udev_src" "$config_src"; do
     [ -f "$f" ] || die "$f is missing: run this script from a pi-indi checkout"
 done
 
@@ -101,6 +109,25 @@ say "installing $source_arg into $venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$source_arg"
 [ -x "$venv/bin/pi-indi" ] || die "pip did not install $venv/bin/pi-indi"
 
+# lgpio: gpiozero's pin library for the kernel's GPIO character device, the
+# only one that works on every Pi (the Pi 5 included). Raspberry Pi OS has it
+# from apt (python3-lgpio, seen through --system-site-packages); elsewhere it
+# comes from PyPI, whose wheels carry the C library. Looked for without
+# importing it: importing lgpio creates a FIFO in the working directory.
+if [ "${PI_INDI_NO_LGPIO:-0}" = 1 ]; then
+    say "not installing lgpio (PI_INDI_NO_LGPIO=1): only pin_factory = \"mock\" will work"
+elif "$venv/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("lgpio") is None)'; then
+    say "lgpio is there: $("$venv/bin/python" -c 'import importlib.util; print(importlib.util.find_spec("lgpio").origin)')"
+else
+    say "installing lgpio into $venv (apt has no python3-lgpio here)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "lgpio>=0.2" \
+        || die "could not install lgpio, which pin_factory = \"lgpio\" and \"auto\" need:
+  on Raspberry Pi OS: sudo apt install python3-lgpio, then run this script again;
+  elsewhere, where PyPI has no wheel for this machine: sudo apt install swig
+  python3-dev liblgpio-dev (or build lgpio from source), then run it again;
+  or, for a machine with no GPIO: PI_INDI_NO_LGPIO=1"
+fi
+
 # The command on root's PATH: /usr/local/bin/pi-indi, a symlink into the venv
 # (left alone if it is something else, such as a pi-indi installed by hand).
 link="$root/usr/local/bin/pi-indi"
@@ -131,14 +158,30 @@ else
     say "no systemd-sysusers: the pi-indi user is created when the root boots"
 fi
 
+# The udev rule, then make udev read it again and apply it to the devices
+# already there: it resolves GROUP= names when it reads a rule, and re-reads
+# only files that changed, so a rule read before the group existed would be
+# kept without it until a reboot. Hence the touch.
+put 0644 "$etc/udev/rules.d/60-pi-indi-gpio.rules" <"$udev_src"
+if [ -z "$root" ] && [ -d /run/udev ] && command -v udevadm >/dev/null 2>&1; then
+    touch "$etc/udev/rules.d/60-pi-indi-gpio.rules"
+    udevadm control --reload || say "udevadm control --reload failed"
+    udevadm trigger --action=add --subsystem-match=gpio \
+        --subsystem-match=spidev --subsystem-match=i2c-dev || say "udevadm trigger failed"
+    udevadm settle --timeout=10 || true
+fi
+
 # 4. The unit, run from the venv. It goes to /etc/systemd/system, where it
 #    takes precedence over a /lib/systemd/system/pi-indi.service of the .deb.
 # shellcheck disable=SC2016  # the backquotes are text for the unit's header
-sed "s#^ExecStart=/usr/bin/pi-indi #ExecStart=$prefix/venv/bin/pi-indi #" "$unit_src" \
-    | sed '1i # Installed by pi-indi deploy/install.sh (ExecStart: its venv). Rerunning it\n# rewrites this file: change settings with `systemctl edit pi-indi` instead.' \
+sed "s#^\(Exec[A-Za-z]*=\)/usr/bin/pi-indi #\1$prefix/venv/bin/pi-indi #" "$unit_src" \
+    | sed '1i # Installed by pi-indi deploy/install.sh (ExecStart, ExecReload: its venv). Rerunning it\n# rewrites this file: change settings with `systemctl edit pi-indi` instead.' \
     | put 0644 "$etc/systemd/system/pi-indi.service"
 grep -q "^ExecStart=$prefix/venv/bin/pi-indi serve " "$etc/systemd/system/pi-indi.service" \
     || die "could not point ExecStart at $prefix/venv/bin/pi-indi"
+if grep -q '^Exec[A-Za-z]*=/usr/bin/pi-indi ' "$etc/systemd/system/pi-indi.service"; then
+    die "a command line of the unit still runs /usr/bin/pi-indi"
+fi
 
 # 5. The config: a default that drives no pin, never over an existing file.
 if [ -e "$etc/pi-indi.toml" ]; then

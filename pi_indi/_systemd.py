@@ -1,7 +1,8 @@
-"""The service side of systemd: sd_notify, the watchdog, and logging to the journal.
+"""The service side of systemd: sd_notify, the watchdog, logging to the journal, reloads.
 
 Outside systemd all of it is a no-op: with no ``$NOTIFY_SOCKET`` nothing is
-sent, and with no ``$JOURNAL_STREAM`` logs are plain lines on stderr.
+sent, with no ``$JOURNAL_STREAM`` logs are plain lines on stderr, and with no
+``$RUNTIME_DIRECTORY`` no reload outcome is published.
 
 The notify protocol (sd_notify(3)) is a datagram of ``KEY=VALUE`` lines to
 the unix socket named in ``$NOTIFY_SOCKET`` (``@`` at its start means the
@@ -11,16 +12,26 @@ it is installed; the stdlib fallback below is the same dozen lines it wraps.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import json
 import logging
 import os
 import socket
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-__all__ = ["Notifier", "configure_logging", "under_journal"]
+__all__ = [
+    "Notifier",
+    "ReloadOutcome",
+    "ReloadState",
+    "ReloadStateFile",
+    "configure_logging",
+    "under_journal",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +133,128 @@ class Notifier:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+
+# -- Reload outcomes ----------------------------------------------------------------
+#
+# systemd 252 has no Type=notify-reload, and READY=1 after a reload does not
+# tell it whether the reload worked. So ExecReload runs `pi-indi reload`,
+# which signals the service and waits for the outcome the service publishes
+# here, in $RUNTIME_DIRECTORY (systemd sets it for ExecStart and ExecReload
+# alike). Reloads are numbered: a command that reads "started: N" before
+# signalling waits for the outcome of reload N + 1. That reload began after
+# the command read the file, so it read the config after the command checked
+# it, even when the signal was folded into a reload already queued. The last
+# few outcomes are kept, so two commands close together each find their own.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReloadOutcome:
+    """How one reload went.
+
+    Attributes:
+        generation: the reload's number; 0 is the start-up.
+        result: ``"started"`` (generation 0), ``"applied"``, ``"refused"``
+            (the file is invalid; nothing changed) or ``"failed"``.
+        reason: one line: the status when applied, else what went wrong.
+        problems: the config problems of a refused reload, one per line.
+    """
+
+    generation: int
+    result: str
+    reason: str = ""
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReloadState:
+    """What a service publishes for ``pi-indi reload``.
+
+    Attributes:
+        pid: the service's process.
+        config: the config file it reads (its ``source``).
+        reloadable: whether it reloads on SIGHUP (else SIGHUP would end it).
+        started: the number of reloads begun.
+        outcomes: the last few reloads' outcomes, oldest first.
+    """
+
+    #: how many outcomes are kept
+    KEEP: ClassVar[int] = 16
+
+    pid: int
+    config: str
+    reloadable: bool
+    started: int
+    outcomes: tuple[ReloadOutcome, ...]
+
+    def outcome(self, generation: int) -> ReloadOutcome | None:
+        """Reload *generation*'s outcome (or the next one's, if it is no longer kept)."""
+        return next((o for o in self.outcomes if o.generation >= generation), None)
+
+
+class ReloadStateFile:
+    """The file ``reload.json`` in a runtime directory, replaced whole on each write.
+
+    Args:
+        directory: where; None (no ``$RUNTIME_DIRECTORY``) reads and writes nothing.
+    """
+
+    NAME = "reload.json"
+
+    def __init__(self, directory: str | None) -> None:
+        self.path = os.path.join(directory, self.NAME) if directory else None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ReloadStateFile:
+        """The file in ``$RUNTIME_DIRECTORY`` (its first directory, if it names several)."""
+        env = os.environ if environ is None else environ
+        return cls(env.get("RUNTIME_DIRECTORY", "").split(":")[0] or None)
+
+    def write(self, state: ReloadState) -> bool:
+        """Replace the file atomically (a reader never sees half of it); False on failure."""
+        if self.path is None:
+            return False
+        temporary = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            with open(temporary, "w", encoding="utf-8") as f:
+                json.dump(dataclasses.asdict(state), f)
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            logger.warning("cannot write %s: %s; pi-indi reload cannot wait", self.path, exc)
+            return False
+        return True
+
+    def read(self, pid: int) -> ReloadState | None:
+        """What process *pid* published; None when it published nothing here.
+
+        Raises:
+            OSError: the file exists but cannot be read.
+        """
+        if self.path is None:
+            return None
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                data = json.load(f)
+            state = ReloadState(
+                pid=int(data["pid"]),
+                config=str(data["config"]),
+                reloadable=bool(data["reloadable"]),
+                started=int(data["started"]),
+                outcomes=tuple(
+                    ReloadOutcome(
+                        generation=int(outcome["generation"]),
+                        result=str(outcome["result"]),
+                        reason=str(outcome["reason"]),
+                        problems=tuple(str(p) for p in outcome["problems"]),
+                    )
+                    for outcome in data["outcomes"]
+                ),
+            )
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None  # not ours, or from another version
+        return state if state.pid == pid else None
 
 
 # -- Logging -------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Each ``[[device]]`` table becomes one driver. A driver that fails to load or
 to start is recorded with its status and logged; the others are served all
 the same (mopidy's extension records). On stop the drivers put their outputs
-in their safe states and the pins are released.
+in their safe states and the pins are released, the outputs still driven:
+the hardware is told to hold them before the first driver stops.
 
 On SIGHUP the config file is read and checked again. An invalid file changes
 nothing (every problem is logged); a valid one is applied without dropping
@@ -15,7 +16,10 @@ stopped being, is one of them: the server enforces ``readonly``). The
 ``READY=1`` once it listens with its drivers started, ``RELOADING=1`` and
 ``READY=1`` around a reload, ``STOPPING=1`` on the way out, ``STATUS=`` with
 its devices and clients, and ``WATCHDOG=1`` from the event loop itself, so a
-stalled loop stops the pings and systemd restarts the service.
+stalled loop stops the pings and systemd restarts the service. A reload that
+was refused or failed stays at the head of ``STATUS=`` until one succeeds, and
+each reload's outcome is published in ``$RUNTIME_DIRECTORY`` for ``pi-indi
+reload`` (ExecReload) to wait on.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from pi_indi._systemd import Notifier
+from pi_indi._systemd import Notifier, ReloadOutcome, ReloadState, ReloadStateFile
 from pi_indi.config import Config, DeviceConfig, ServerConfig
 from pi_indi.driver import IPyDriver
 from pi_indi.errors import ConfigError, HardwareError
@@ -40,6 +45,8 @@ from pi_indi.state import StateStore
 __all__ = ["Appliance", "DeviceStatus"]
 
 logger = logging.getLogger(__name__)
+
+_KEPT = "still serving the previous config"
 
 
 @dataclass(slots=True)
@@ -87,6 +94,8 @@ class Appliance:
             ConfigError); SIGHUP calls it. None: SIGHUP is ignored.
         notifier: tells systemd how the service is doing; by default one
             reading ``$NOTIFY_SOCKET`` (a no-op outside systemd).
+        reload_state: where each reload's outcome is published for ``pi-indi
+            reload``; by default in ``$RUNTIME_DIRECTORY`` (none without it).
 
     Raises:
         LookupError: no hardware back end is installed.
@@ -99,11 +108,15 @@ class Appliance:
         *,
         reload_config: Callable[[], Config] | None = None,
         notifier: Notifier | None = None,
+        reload_state: ReloadStateFile | None = None,
     ) -> None:
         self.config = config
         self.hardware = hardware if hardware is not None else self._load_hardware(config)
         self.reload_config = reload_config
         self.notifier = notifier if notifier is not None else Notifier()
+        self.reload_state = (
+            reload_state if reload_state is not None else ReloadStateFile.from_environ()
+        )
         self.store = StateStore(config.state.path)
         self.statuses: list[DeviceStatus] = []
         self.drivers: list[IPyDriver] = []
@@ -112,6 +125,11 @@ class Appliance:
         self.control: IPyDriver | None = None
         self.server: IPyServer | None = None
         self.reloads = 0
+        #: reloads begun, and the last few outcomes (generation 0: the start-up)
+        self.reload_generation = 0
+        self.reload_outcomes: list[ReloadOutcome] = []
+        #: what went wrong with the last reload, until one succeeds (heads STATUS=)
+        self.reload_problem: str | None = None
         self._reload_task: asyncio.Task[None] | None = None
         self._reload_again = False
         self._heartbeat: asyncio.TimerHandle | None = None
@@ -126,16 +144,30 @@ class Appliance:
     # -- building --
 
     def build(self) -> list[IPyDriver]:
-        """Start the pin factory and build every enabled device's driver.
+        """Build every enabled device's driver, starting the pin factory if one needs it.
+
+        A hardware back end with an ``open_error`` attribute (the gpio one)
+        starts its pin library with the first device that uses pins, and
+        keeps there why it could not: a config with no such device (none at
+        all, as installed, or system sensors only) runs on any machine.
+        Other back ends are opened first.
 
         Raises:
-            HardwareError: the pin factory cannot start (no driver could run).
+            HardwareError: the pin factory cannot start (no driver that uses
+                pins could run); the devices built so far are left to
+                :meth:`close`.
         """
-        self.hardware.open()
+        on_demand = hasattr(self.hardware, "open_error")
+        if not on_demand:
+            self.hardware.open()
         if self.config.state.restore:
             self.store.load()
         for device in self.config.devices:
             self._build_one(device)
+            failed = getattr(self.hardware, "open_error", None) if on_demand else None
+            if failed is not None:
+                # Every device after this one that uses pins would fail alike.
+                raise failed
         self.control = self._control_driver()
         self.drivers = self._all_drivers()
         self._built = True
@@ -204,6 +236,8 @@ class Appliance:
             from_config = getattr(record.cls, "from_config", None)
             driver = from_config(context) if from_config is not None else record.cls()
         except HardwareError as exc:
+            if not self._built and exc is getattr(self.hardware, "open_error", None):
+                raise  # build() stops here, and says why once
             status.status = DriverStatus.START_ERROR
             status.error = str(exc)
         except Exception as exc:
@@ -225,6 +259,13 @@ class Appliance:
         logger.error("%s: driver %r failed to start: %s", device.name, device.driver, status.error)
         self._forget(device.name)
         return None
+
+    def _hold_outputs(self, hold: bool) -> None:
+        # The server stops the drivers as it stops, before close(): the
+        # hardware must know first that their released outputs stay driven.
+        hold_outputs = getattr(self.hardware, "hold_outputs", None)
+        if hold_outputs is not None:
+            hold_outputs(hold)
 
     def _forget(self, devicename: str) -> None:
         forget = getattr(self.hardware, "forget_device", None)
@@ -255,6 +296,8 @@ class Appliance:
             if not self._built:
                 self.build()
             server = self.make_server()
+            # A server that cannot listen stops its drivers: the service stops.
+            self._hold_outputs(True)
             task = asyncio.create_task(server.asyncrun())
             listening = asyncio.create_task(server.listening.wait())
             await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
@@ -262,6 +305,8 @@ class Appliance:
             if task.done():
                 await task  # it failed to listen: raise why
                 return
+            # Serving: a device a reload stops gives its pins back.
+            self._hold_outputs(False)
             # The server put its own handlers in; these also tell systemd.
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
@@ -272,6 +317,10 @@ class Appliance:
                     loop.add_signal_handler(signal.SIGHUP, self.request_reload)
                     installed.append(signal.SIGHUP)
             logger.info("ready: %s", self.status_text())
+            self.reload_outcomes = [
+                ReloadOutcome(generation=0, result="started", reason=self.status_text())
+            ]
+            self._publish_reload_state()
             self.notifier.ready(self.status_text())
             self._start_heartbeat()
             await task
@@ -289,13 +338,19 @@ class Appliance:
             self.notifier.close()
 
     def shutdown(self) -> None:
-        """Stop serving (from the event loop's thread)."""
+        """Stop serving (from the event loop's thread); the outputs stay in their safe states."""
+        self._hold_outputs(True)
         self.notifier.stopping()
         if self.server is not None:
             self.server.shutdown()
 
     def close(self) -> None:
-        """Safe states for every driver still running, then release the pins."""
+        """Safe states for every driver still running, then release the pins.
+
+        The outputs stay driven at their safe states: pi-indi never turns one
+        into an input on the way out.
+        """
+        self._hold_outputs(True)
         for driver in self._all_drivers():
             try:
                 driver.shutdown()
@@ -304,7 +359,11 @@ class Appliance:
         self.hardware.close()
 
     def status_text(self) -> str:
-        """One line for systemd's STATUS: devices running, clients, address."""
+        """One line for systemd's STATUS: devices running, clients, address.
+
+        After a reload that was refused or failed, that comes first, until a
+        reload succeeds.
+        """
         running = len(self.running)
         total = sum(1 for s in self.statuses if s.status is not DriverStatus.DISABLED)
         failed = total - running
@@ -317,6 +376,8 @@ class Appliance:
         text = f"{running} devices, {clients} clients, on {where}"
         if failed:
             text += f"; {failed} failed (see the log)"
+        if self.reload_problem is not None:
+            text = f"{self.reload_problem}; {text}"
         return text
 
     def _start_heartbeat(self) -> None:
@@ -352,46 +413,91 @@ class Appliance:
                 return
 
     async def reload(self) -> bool:
-        """Read the config again and apply it; False (and nothing changed) when it is invalid."""
+        """Read the config again and apply it; False (and nothing changed) when it is invalid.
+
+        Its outcome goes to systemd (``READY=1`` with ``STATUS=``), to the log,
+        and to :attr:`reload_state` for ``pi-indi reload``.
+        """
         if self.reload_config is None:
             return False
+        # Counted and published before the file is read: see _systemd.ReloadState.
+        self.reload_generation += 1
+        self._publish_reload_state()
         self.notifier.reloading()
-        logger.info("reloading the config")
+        logger.info("reloading the config (reload %d)", self.reload_generation)
         loop = asyncio.get_running_loop()
         refused: ConfigError | None = None
         try:
             new = await loop.run_in_executor(None, self.reload_config)
         except ConfigError as exc:
             refused = exc
-        except Exception:
+        except Exception as exc:
             logger.exception("reload failed, still serving the previous config")
-            self.notifier.ready(self.status_text())
+            why = f"{type(exc).__name__}: {exc}"
+            self._reload_done("failed", f"reload failed: {why}", f"{why}; {_KEPT}")
             return False
         if refused is not None:
             # Every problem, each on its own line, as check-config prints them.
-            logger.error(
-                "reload refused, still serving the previous config: %s has %d problem(s)",
-                refused.source,
-                len(refused.issues),
-            )
+            count = len(refused.issues)
+            problems = f"{count} problem{'s' if count != 1 else ''}"
+            logger.error("reload refused, %s: %s has %s", _KEPT, refused.source, problems)
             for issue in refused.issues:
                 logger.error("  %s", issue)
-            self.notifier.ready(
-                f"reload refused ({len(refused.issues)} problems); {self.status_text()}"
+            self._reload_done(
+                "refused",
+                f"reload refused ({problems})",
+                f"{refused.source} has {problems}; {_KEPT}",
+                tuple(str(issue) for issue in refused.issues),
             )
             return False
         try:
             await self.apply(new)
-        except Exception:
+        except Exception as exc:
             # The pin library refused to start, say: whatever was applied
             # stays applied, the server keeps serving, and the log says why.
+            self.reload_problem = None  # the last reload's, if any, is stale now
             logger.exception("reload failed part way; %s", self.status_text())
-            self.notifier.ready(f"reload failed part way; {self.status_text()}")
+            self._reload_done(
+                "failed",
+                f"reload failed part way: {exc}",
+                f"{exc} (part way: what was applied stays applied; see the log)",
+            )
             return False
         self.reloads += 1
+        self._reload_done("applied")
         logger.info("reloaded: %s", self.status_text())
-        self.notifier.ready(self.status_text())
         return True
+
+    def _reload_done(
+        self,
+        result: str,
+        problem: str | None = None,
+        reason: str | None = None,
+        problems: tuple[str, ...] = (),
+    ) -> None:
+        """Publish a reload's outcome: *problem* heads STATUS= until a reload succeeds."""
+        self.reload_problem = problem
+        status = self.status_text()
+        self.notifier.ready(status)
+        outcome = ReloadOutcome(
+            generation=self.reload_generation,
+            result=result,
+            reason=reason if reason is not None else status,
+            problems=problems,
+        )
+        self.reload_outcomes = [*self.reload_outcomes, outcome][-ReloadState.KEEP :]
+        self._publish_reload_state()
+
+    def _publish_reload_state(self) -> None:
+        self.reload_state.write(
+            ReloadState(
+                pid=os.getpid(),
+                config=self.config.source,
+                reloadable=self.reload_config is not None,
+                started=self.reload_generation,
+                outcomes=tuple(self.reload_outcomes),
+            )
+        )
 
     async def apply(self, new: Config) -> None:
         """Change the running service to *new*: only what changed is touched.
@@ -435,6 +541,10 @@ class Appliance:
             self.hardware = self._load_hardware(new)
             if new.state.path != old.state.path:
                 self.store = StateStore(new.state.path)
+        # As in build(): a back end with an open_error attribute starts its pin
+        # library with the first device that uses pins; others are opened first.
+        on_demand = hasattr(self.hardware, "open_error")
+        if rebuild_all and not on_demand:
             try:
                 self.hardware.open()
             except HardwareError as exc:
@@ -444,17 +554,28 @@ class Appliance:
                 raise
         if new.state.restore and rebuild_all:
             self.store.load()
+        failed: HardwareError | None = None
         for device in new.devices:
             if device.name in self.running:
                 self.running[device.name] = (device, self.running[device.name][1])
                 continue
+            if failed is not None and device.enabled:
+                # Every device after it that uses pins would fail alike.
+                self._set_status(device, DriverStatus.START_ERROR, str(failed))
+                continue
+            before = getattr(self.hardware, "open_error", None) if on_demand else None
             built = self._build_one(device)
             if built is not None and server is not None:
                 await server.add_driver(built)
+            after = getattr(self.hardware, "open_error", None) if on_demand else None
+            if after is not None and after is not before:  # not a past reload's
+                failed = after
         self.control = self._control_driver()
         if self.control is not None and server is not None:
             await server.add_driver(self.control)
         self.drivers = self._all_drivers()
+        if failed is not None:
+            raise failed
         if server is not None:
             # Against where the server listens, not the old config: an
             # address that could not be bound last time is tried again.

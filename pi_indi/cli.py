@@ -18,11 +18,17 @@ from pi_indi import __version__
 if TYPE_CHECKING:
     from pi_indi.config import Config
 
-__all__ = ["EX_CONFIG", "main"]
+__all__ = ["EX_CONFIG", "EX_UNAVAILABLE", "main"]
 
 #: sysexits.h EX_CONFIG: the config is wrong; systemd is told not to restart on it.
 EX_CONFIG = 78
+#: sysexits.h EX_UNAVAILABLE: a device needs a pin library that cannot start
+#: here (not a Pi, /dev/gpiochip* not ours); restarting cannot fix that either.
+EX_UNAVAILABLE = 69
 DEFAULT_CONFIG = "/etc/pi-indi.toml"
+#: seconds `pi-indi reload` waits: less than the unit's TimeoutStartSec=60s, so
+#: its own message, not systemd's kill, ends a reload that hangs.
+RELOAD_TIMEOUT = 50.0
 
 _DESCRIPTION = """\
 Put a Raspberry Pi's LEDs, relays, buttons, PWM outputs and sensors on the
@@ -115,13 +121,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         appliance = Appliance(config, reload_config=reload_config, notifier=Notifier())
     except LookupError as exc:  # no hardware back end installed
         print(f"pi-indi: {exc}", file=sys.stderr)
-        return 1
+        return EX_UNAVAILABLE
     try:
         appliance.build()
-    except HardwareError as exc:
+    except HardwareError as exc:  # the pin factory a device needs cannot start
         print(f"pi-indi: {exc}", file=sys.stderr)
         appliance.close()
-        return 1
+        return EX_UNAVAILABLE
     running = sum(1 for s in appliance.statuses if s.status == "running")
     log.info(
         "%s: %d of %d devices running (pin factory %s)",
@@ -141,20 +147,146 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load_or_report(args, sys.stdout)
-    if config is None:
-        return EX_CONFIG
+def _warn_unloadable(config: Config, out: TextIO) -> None:
+    """A warning on *out* for each device whose driver fails to load (not a config error)."""
     broken = [d for d in config.devices if d.record is not None and d.record.cls is None]
     for device in broken:
         assert device.record is not None  # noqa: S101
         print(
             f"warning: {device.path}: driver {device.driver!r} failed to load:"
-            f" {device.record.error}; this device will not be served"
+            f" {device.record.error}; this device will not be served",
+            file=out,
         )
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load_or_report(args, sys.stdout)
+    if config is None:
+        return EX_CONFIG
+    _warn_unloadable(config, sys.stdout)
     enabled = sum(1 for d in config.devices if d.enabled)
     print(f"{config.source}: OK, {enabled} device(s) enabled of {len(config.devices)}")
     return 0
+
+
+def _gone(pid: int) -> bool:
+    """Whether process *pid* has ended (a zombie not yet reaped has, too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # it exists, as another user
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except OSError:
+        return False  # no /proc: kill() is all there is
+    # "PID (COMM) STATE ...": COMM may hold spaces and parentheses.
+    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
+
+
+def _cmd_reload(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from pi_indi._systemd import ReloadOutcome, ReloadStateFile
+
+    pid: int = args.pid
+    config = _load_or_report(args, sys.stderr)
+    if config is None:
+        print(
+            f"pi-indi: not reloading PID {pid}: it keeps serving the config it has",
+            file=sys.stderr,
+        )
+        return EX_CONFIG
+    _warn_unloadable(config, sys.stderr)
+    states = ReloadStateFile(args.runtime_dir or os.environ.get("RUNTIME_DIRECTORY") or None)
+    try:
+        before = states.read(pid)
+    except OSError as exc:
+        print(f"pi-indi: cannot read {states.path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    if before is not None and not before.reloadable:
+        # Its SIGHUP handler is not installed: the signal would end it.
+        print(
+            f"pi-indi: PID {pid} serves {before.config}, which it cannot reload;"
+            " restart it instead",
+            file=sys.stderr,
+        )
+        return 1
+    if before is not None and os.path.realpath(before.config) != os.path.realpath(config.source):
+        print(
+            f"pi-indi: warning: checked {config.source}, but the service reads"
+            f" {before.config}; it checks that one itself",
+            file=sys.stderr,
+        )
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        print(f"pi-indi: no process {pid}", file=sys.stderr)
+        return 1
+    except PermissionError:
+        print(f"pi-indi: not allowed to signal PID {pid}", file=sys.stderr)
+        return 1
+    if states.path is None or before is None:
+        where = (
+            "no --runtime-dir or $RUNTIME_DIRECTORY"
+            if states.path is None
+            else f"PID {pid} published nothing in {states.path}"
+        )
+        print(
+            f"pi-indi: sent SIGHUP to PID {pid}; not waiting for the outcome ({where});"
+            " its log says how the reload went",
+            file=sys.stderr,
+        )
+        return 0
+    # Any reload numbered after the last one begun will have read the file
+    # after it was checked above.
+    wanted = before.started + 1
+    logging.getLogger("pi_indi").info(
+        "sent SIGHUP to PID %d; waiting up to %g s for reload %d in %s",
+        pid,
+        args.timeout,
+        wanted,
+        states.path,
+    )
+
+    def outcome() -> ReloadOutcome | None:
+        state = states.read(pid)
+        return state.outcome(wanted) if state is not None else None
+
+    deadline = time.monotonic() + args.timeout
+    try:
+        while (done := outcome()) is None:
+            if _gone(pid):
+                done = outcome()  # it may have finished just before it ended
+                if done is not None:
+                    break
+                print(
+                    f"pi-indi: PID {pid} exited while reloading; its log says why",
+                    file=sys.stderr,
+                )
+                return 1
+            if time.monotonic() >= deadline:
+                print(
+                    f"pi-indi: PID {pid} has not finished reload {wanted} after"
+                    f" {args.timeout:g} s; it may still be reloading: its log says more",
+                    file=sys.stderr,
+                )
+                return 1
+            time.sleep(0.05)
+    except OSError as exc:
+        print(f"pi-indi: cannot read {states.path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    line = f"pi-indi: reload {done.generation} {done.result}: {done.reason}"
+    if done.result == "applied":
+        print(line)
+        return 0
+    print(line, file=sys.stderr)
+    for problem in done.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EX_CONFIG if done.result == "refused" else 1
 
 
 def _cmd_show_config(args: argparse.Namespace) -> int:
@@ -229,6 +361,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    # kill(0 or less) would signal a whole process group.
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a process ID, not {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pi-indi",
@@ -262,7 +402,8 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the configured devices (what the service runs)",
         description="Serve the devices of the config file on INDI's port until SIGTERM or "
         "Ctrl-C. A device whose driver fails to start is logged and left out; the others "
-        f"are served. An invalid config exits with status {EX_CONFIG} and every problem listed.",
+        f"are served. An invalid config exits with status {EX_CONFIG} and every problem listed; "
+        f"a pin library that a device needs and that cannot start here, with {EX_UNAVAILABLE}.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=textwrap.dedent("""\
             examples:
@@ -284,6 +425,63 @@ def _parser() -> argparse.ArgumentParser:
         f"Prints every problem with its TOML path and exits {EX_CONFIG}, or exits 0.",
     )
     check.set_defaults(func=_cmd_check_config)
+
+    reload = commands.add_parser(
+        "reload",
+        parents=[verbose],
+        help="check the config, then have the running service apply it (ExecReload)",
+        description=textwrap.dedent(f"""\
+            Check the config file as check-config does. If it is invalid, print every
+            problem and exit {EX_CONFIG} without signalling PID, which keeps serving the
+            config it has. Otherwise send PID (a running pi-indi serve) SIGHUP, wait until
+            it has reloaded, and exit 0 once it has applied the file; or print why not and
+            exit {EX_CONFIG} (it refused the file) or 1 (the reload failed part way, the
+            service ended while reloading, or the wait timed out)."""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=textwrap.dedent(f"""            The unit runs it as
+              ExecReload=/usr/bin/pi-indi reload --pid $MAINPID --config {DEFAULT_CONFIG}
+            so "systemctl reload pi-indi" fails ("the control process exited with
+            error code") when the file is invalid or the service could not apply
+            it, and the journal shows why under the unit.
+
+            The service publishes each reload's outcome in $RUNTIME_DIRECTORY
+            (systemd sets it to /run/pi-indi for the service and for this command).
+            Without it or --runtime-dir, this checks the file, signals PID and
+            exits 0 without waiting: the service's log says how the reload went.
+
+            examples:
+              sudo systemctl reload pi-indi              what you normally run
+              sudo pi-indi reload --pid "$(systemctl show -P MainPID pi-indi)" \\
+                  --runtime-dir /run/pi-indi            the same, by hand
+            """),
+    )
+    reload.add_argument(
+        "--pid",
+        type=_positive_int,
+        required=True,
+        help="the process of the running pi-indi serve ($MAINPID under systemd)",
+    )
+    reload.add_argument(
+        "-c",
+        "--config",
+        metavar="PATH",
+        help=f"the config file to check (default {DEFAULT_CONFIG}): the one PID serves",
+    )
+    reload.add_argument(
+        "--runtime-dir",
+        metavar="DIR",
+        help="where the service publishes its reloads' outcomes"
+        " (default $RUNTIME_DIRECTORY, set by systemd)",
+    )
+    reload.add_argument(
+        "--timeout",
+        type=float,
+        default=RELOAD_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for the service (default {RELOAD_TIMEOUT:g}; the unit's "
+        "TimeoutStartSec=, which bounds ExecReload too, is 60)",
+    )
+    reload.set_defaults(func=_cmd_reload)
 
     show = commands.add_parser(
         "show-config",

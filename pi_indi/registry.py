@@ -57,7 +57,30 @@ HARDWARE_GROUP = "pi_indi.hardware"
 
 
 class Hardware(Protocol):
-    """What the core needs from a hardware back end (the bundled one is gpiozero's)."""
+    """What the core needs from a hardware back end (the bundled one is gpiozero's).
+
+    A back end may also have these, which the appliance looks for with
+    ``getattr`` (so they are not members of this protocol):
+
+    - ``open_error``: an attribute, ``None`` or the
+      :class:`~pi_indi.errors.HardwareError` from the last time the pin
+      library failed to start. A back end that has it starts its pin library
+      itself, with the first device that needs pins, and keeps there why it
+      could not; the appliance then never calls :meth:`open`, and a config
+      whose devices need no pins runs where no pin library can start. A back
+      end without it is opened before any driver is built, and again after a
+      reload that replaced it.
+    - ``hold_outputs(hold: bool) -> None``: from now on (``True``), releasing
+      a device leaves its output pins driven at their levels instead of
+      turning them back into inputs; ``False`` goes back to freeing them. The
+      appliance calls it with ``True`` before the drivers put their outputs in
+      their safe states on the way out (a stop, or a server that cannot
+      listen), and with ``False`` once it serves, so that a device a reload
+      stops gives its pins back to the one replacing it. :meth:`close` leaves
+      the outputs driven in any case.
+    - ``forget_device(devicename: str) -> None``: drop what the back end keeps
+      for a device that was stopped or failed to start (its simulated inputs).
+    """
 
     #: True when the pins are simulated (gpiozero's mock pin factory).
     mock: bool
@@ -70,7 +93,7 @@ class Hardware(Protocol):
         """
 
     def open(self) -> None:
-        """Start the pin factory (before any driver is built).
+        """Start the pin factory; called before any driver is built, unless there is ``open_error``.
 
         Raises:
             pi_indi.errors.HardwareError: the pin library cannot be started.
@@ -80,7 +103,7 @@ class Hardware(Protocol):
         """A driver for simulated pins and readings (mock mode), once all drivers are built."""
 
     def close(self) -> None:
-        """Release the pins and the pin factory."""
+        """Release the pins and the pin factory, leaving the outputs driven at their levels."""
 
 
 @dataclass(slots=True)

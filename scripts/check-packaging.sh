@@ -54,12 +54,12 @@ has_line() { grep -qxF -- "$2" "$1"; }
 # ---------------------------------------------------------------------------
 echo "== systemd unit"
 unit="$top/systemd/pi-indi.service"
-# verify fails when ExecStart's program is missing; run it on a copy whose
-# ExecStart is an executable stub.
+# verify fails when an Exec*= program is missing; run it on a copy whose
+# ExecStart and ExecReload are an executable stub.
 mkdir "$work/unit"
 printf '#!/bin/sh\nexit 0\n' >"$work/unit/pi-indi-stub"
 chmod +x "$work/unit/pi-indi-stub"
-sed "s#^ExecStart=/usr/bin/pi-indi #ExecStart=$work/unit/pi-indi-stub #" "$unit" \
+sed "s#^\(Exec[A-Za-z]*=\)/usr/bin/pi-indi #\1$work/unit/pi-indi-stub #" "$unit" \
     >"$work/unit/pi-indi.service"
 # Unknown keys and bad values are only warnings (rc 0): require no output.
 verify_out="$(systemd-analyze verify "$work/unit/pi-indi.service" 2>&1)" && verify_rc=0 || verify_rc=$?
@@ -79,9 +79,10 @@ else
         | grep -v '✓' | sed 's/^/        /'
 fi
 # shellcheck disable=SC2016  # $MAINPID is literal unit text
-for line in "Type=notify" "NotifyAccess=main" "Restart=on-failure" "RestartPreventExitStatus=78" \
+for line in "Type=notify" "NotifyAccess=main" "Restart=on-failure" "RestartPreventExitStatus=78 69" \
     "ExecStart=/usr/bin/pi-indi serve --config /etc/pi-indi.toml" \
-    'ExecReload=/bin/kill -HUP $MAINPID' "User=pi-indi" "SupplementaryGroups=gpio spi i2c" \
+    'ExecReload=/usr/bin/pi-indi reload --pid $MAINPID --config /etc/pi-indi.toml' \
+    "User=pi-indi" "SupplementaryGroups=gpio spi i2c" \
     "RuntimeDirectory=pi-indi" "WorkingDirectory=/run/pi-indi" "Environment=LG_WD=/run/pi-indi" \
     "StateDirectory=pi-indi" "DeviceAllow=char-gpiochip rw" "WantedBy=multi-user.target"; do
     check "unit has $line" has_line "$unit" "$line"
@@ -118,11 +119,20 @@ check "venv has bin/pi-indi" test -x "$venv/bin/pi-indi"
 check "/usr/local/bin/pi-indi links to the venv" \
     bash -c "[ \"\$(readlink '$root/usr/local/bin/pi-indi')\" = /opt/pi-indi/venv/bin/pi-indi ]"
 check "venv sees system site-packages" grep -qx 'include-system-site-packages = true' "$venv/pyvenv.cfg"
+# Without apt's python3-lgpio (anything but Raspberry Pi OS), install.sh must
+# have put lgpio in the venv, or pin_factory "lgpio" and "auto" cannot work.
+check "venv has lgpio (from apt or PyPI)" \
+    "$venv/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("lgpio") is None)'
+check "installed udev rule is systemd/60-pi-indi-gpio.rules" \
+    same systemd/60-pi-indi-gpio.rules "$root/etc/udev/rules.d/60-pi-indi-gpio.rules"
 check "unit installed with ExecStart in the venv" has_line "$installed_unit" \
     "ExecStart=/opt/pi-indi/venv/bin/pi-indi serve --config /etc/pi-indi.toml"
-check "installed unit differs from systemd/pi-indi.service only in ExecStart and the header" \
-    bash -c "diff <(grep -v -e '^ExecStart=' -e '^#' '$unit') <(grep -v -e '^ExecStart=' -e '^#' '$installed_unit')"
-sed "s#^ExecStart=/opt/#ExecStart=$root/opt/#" "$installed_unit" >"$work/unit/installed.service"
+# shellcheck disable=SC2016  # $MAINPID is literal unit text
+check "unit installed with ExecReload in the venv" has_line "$installed_unit" \
+    'ExecReload=/opt/pi-indi/venv/bin/pi-indi reload --pid $MAINPID --config /etc/pi-indi.toml'
+check "installed unit differs from systemd/pi-indi.service only in ExecStart, ExecReload and the header" \
+    bash -c "diff <(grep -v -e '^Exec\(Start\|Reload\)=' -e '^#' '$unit') <(grep -v -e '^Exec\(Start\|Reload\)=' -e '^#' '$installed_unit')"
+sed "s#^\(Exec[A-Za-z]*=\)/opt/#\1$root/opt/#" "$installed_unit" >"$work/unit/installed.service"
 check "systemd-analyze verify on the installed unit: no output" \
     bash -c "out=\$(systemd-analyze verify '$work/unit/installed.service' 2>&1) && [ -z \"\$out\" ] || { echo \"\$out\"; false; }"
 check "sysusers file installed" same "$sysusers" "$root/etc/sysusers.d/pi-indi.conf"
@@ -173,6 +183,7 @@ debs=("$outdir"/pi-indi_*_all.deb)
 deb="${debs[0]}"
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's#^\./#/#' >"$work/files"
 for path in /etc/pi-indi.toml /lib/systemd/system/pi-indi.service /usr/bin/pi-indi \
+    /lib/udev/rules.d/60-pi-indi.rules \
     /usr/lib/sysusers.d/pi-indi.conf \
     /usr/lib/python3/dist-packages/pi_indi/__init__.py \
     /usr/lib/python3/dist-packages/pi_indi/cli.py \
@@ -189,8 +200,9 @@ dpkg-deb -f "$deb" Architecture >"$work/arch"
 check "Architecture: all" has_line "$work/arch" "all"
 depends="$(dpkg-deb -f "$deb" Depends)"
 echo "$depends" | tr ',' '\n' | sed 's/^ *//' >"$work/depends"
-# procps: /bin/kill, for ExecReload (Debian's minbase has no /bin/kill).
-for dep in "python3-gpiozero (>= 2.0)" "python3-lgpio" "python3-tomli-w" "procps"; do
+# Not procps: it gave /bin/kill to the old ExecReload=/bin/kill -HUP $MAINPID;
+# ExecReload is `pi-indi reload` now.
+for dep in "python3-gpiozero (>= 2.0)" "python3-lgpio" "python3-tomli-w"; do
     check "Depends: $dep" has_line "$work/depends" "$dep"
 done
 check "Depends: systemd-sysusers (for the user)" grep -q 'systemd-sysusers' "$work/depends"
@@ -202,10 +214,14 @@ check "conffiles is exactly /etc/pi-indi.toml" \
 check "postinst creates the user" grep -q 'systemd-sysusers .*pi-indi.conf' "$work/control/postinst"
 check "postinst enables the unit" grep -q "deb-systemd-helper enable 'pi-indi.service'" "$work/control/postinst"
 check "postinst runs sysusers before starting the unit" \
-    bash -c "[ \$(grep -n systemd-sysusers '$work/control/postinst' | cut -d: -f1) -lt \$(grep -n 'deb-systemd-invoke' '$work/control/postinst' | head -1 | cut -d: -f1) ]"
+    bash -c "[ \$(grep -n systemd-sysusers '$work/control/postinst' | head -1 | cut -d: -f1) -lt \$(grep -n 'deb-systemd-invoke' '$work/control/postinst' | head -1 | cut -d: -f1) ]"
 check "postrm purges the enablement" grep -q "deb-systemd-helper purge 'pi-indi.service'" "$work/control/postrm"
 dpkg-deb -x "$deb" "$work/deb"
 check "deb's unit is systemd/pi-indi.service" same "$unit" "$work/deb/lib/systemd/system/pi-indi.service"
+check "deb's udev rule is systemd/60-pi-indi-gpio.rules" \
+    same systemd/60-pi-indi-gpio.rules "$work/deb/lib/udev/rules.d/60-pi-indi.rules"
+check "postinst applies the udev rule to the devices already there" \
+    grep -q 'udevadm trigger --action=add --subsystem-match=gpio' "$work/control/postinst"
 check "deb's sysusers is systemd/pi-indi.sysusers.conf" same "$sysusers" "$work/deb/usr/lib/sysusers.d/pi-indi.conf"
 check "deb's /etc/pi-indi.toml is deploy/pi-indi.toml" same deploy/pi-indi.toml "$work/deb/etc/pi-indi.toml"
 check "deb's example.toml is pi_indi/example.toml" same pi_indi/example.toml \

@@ -15,19 +15,8 @@
 #   PI_INDI_KEEP_CHROOT=1   leave the chroot in place (its path is printed)
 #
 # Two packages pi-indi depends on are not in Debian bookworm in a usable
-# version, so this script builds local stand-ins, for this test only:
-#
-# * python3-gpiozero: bookworm ships 1.6.2 and pi-indi needs >= 2.0 (Raspberry
-#   Pi OS bookworm ships 2.0.1). The stand-in is PyPI's pure-Python wheel
-#   gpiozero-2.0.1.post3, its files unchanged (gpiozero, gpiozerocli and the
-#   dist-info with the pin factory entry points), laid out as Debian lays out
-#   Python modules, depending on bookworm's python3-colorzero as the real
-#   package does. It is real gpiozero code; only the packaging is ours.
-# * python3-lgpio: not in Debian at all (Raspberry Pi OS ships it). lgpio is a
-#   C library that only works on a Raspberry Pi, so the stand-in is an EMPTY
-#   PLACEHOLDER: it exists only so that apt can resolve pi-indi's Depends, and
-#   contains no code. Nothing here uses lgpio; the checks run with the
-#   default config (no devices) or gpiozero's mock pin factory.
+# version (python3-gpiozero 2, python3-lgpio): scripts/make-test-debs.sh
+# packages PyPI's wheels of both, their files unchanged, for this test only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top="$PWD"
@@ -73,62 +62,10 @@ check() {
 in_chroot() { chroot "$ch" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=/root "$@"; }
 apt_in_chroot() { in_chroot env DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@"; }
 
-# --- the local stand-in packages ------------------------------------------
-echo "== building the test stand-ins for python3-gpiozero and python3-lgpio"
-pydir=usr/lib/python3/dist-packages
-python="${PI_INDI_VENV:-.venv}/bin/python"
-[ -x "$python" ] || python=python3
-"$python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    -d "$work/wheel" gpiozero==2.0.1.post3
-pkg="$work/python3-gpiozero"
-mkdir -p "$pkg/DEBIAN" "$pkg/$pydir" "$pkg/usr/share/doc/python3-gpiozero"
-"$python" -m zipfile -e "$work"/wheel/gpiozero-2.0.1.post3-py3-none-any.whl "$pkg/$pydir"
-cat >"$pkg/usr/share/doc/python3-gpiozero/README.test-build" <<'EOF'
-Local test build made by pi-indi's scripts/test-deb-chroot.sh: the files of
-PyPI's gpiozero-2.0.1.post3-py3-none-any.whl, unchanged, packaged for a
-Debian bookworm test chroot (bookworm ships gpiozero 1.6.2). Not for
-distribution; Raspberry Pi OS ships python3-gpiozero 2.0.1.
-EOF
-cat >"$pkg/DEBIAN/control" <<'EOF'
-Package: python3-gpiozero
-Version: 2.0.1.post3-0~piindi.test1
-Architecture: all
-Maintainer: pi-indi developers <pi-indi@localhost>
-Depends: python3:any (>= 3.9), python3-colorzero
-Section: python
-Priority: optional
-Description: gpiozero 2.0.1.post3 from PyPI's wheel (pi-indi test build)
- LOCAL TEST BUILD for pi-indi's chroot test: the unchanged files of the
- pure-Python wheel gpiozero-2.0.1.post3 from PyPI, because Debian bookworm
- ships gpiozero 1.6.2. Not for distribution.
-EOF
-gpiozero_deb=python3-gpiozero_2.0.1.post3-0~piindi.test1_all.deb
-dpkg-deb --root-owner-group --build "$pkg" "$work/$gpiozero_deb" >/dev/null
-
-pkg="$work/python3-lgpio"
-mkdir -p "$pkg/DEBIAN" "$pkg/usr/share/doc/python3-lgpio"
-cat >"$pkg/usr/share/doc/python3-lgpio/README.placeholder" <<'EOF'
-PLACEHOLDER, NOT lgpio. Made by pi-indi's scripts/test-deb-chroot.sh so that
-apt can resolve pi-indi's "Depends: python3-lgpio" in a Debian bookworm test
-chroot, where no python3-lgpio exists. It contains no code: lgpio only works
-on a Raspberry Pi, where Raspberry Pi OS ships the real python3-lgpio.
-EOF
-cat >"$pkg/DEBIAN/control" <<'EOF'
-Package: python3-lgpio
-Version: 0~placeholder.piindi.test1
-Architecture: all
-Maintainer: pi-indi developers <pi-indi@localhost>
-Section: python
-Priority: optional
-Description: PLACEHOLDER for dependency resolution only: contains no lgpio
- EMPTY PLACEHOLDER made by pi-indi's chroot test so that apt can resolve
- pi-indi's dependency on python3-lgpio on Debian bookworm, which has no
- lgpio. It contains no code; lgpio only works on a Raspberry Pi, where
- Raspberry Pi OS ships the real python3-lgpio.
-EOF
-lgpio_deb=python3-lgpio_0~placeholder.piindi.test1_all.deb
-dpkg-deb --root-owner-group --build "$pkg" "$work/$lgpio_deb" >/dev/null
-ok "stand-in packages built"
+# --- gpiozero 2 and lgpio, packaged from PyPI's wheels ------------------------
+echo "== packaging gpiozero 2 and lgpio from PyPI's wheels (scripts/make-test-debs.sh)"
+mapfile -t test_debs < <(bash scripts/make-test-debs.sh "$work/test-debs")
+ok "python3-gpiozero and python3-lgpio packaged"
 
 # --- the chroot --------------------------------------------------------------
 echo "== debootstrap --variant=minbase bookworm"
@@ -145,7 +82,7 @@ mount -t proc proc "$ch/proc"
 printf '#!/bin/sh\nexit 101\n' >"$ch/usr/sbin/policy-rc.d"
 chmod +x "$ch/usr/sbin/policy-rc.d"
 mkdir -p "$ch/tmp/debs"
-cp "$deb" "$work"/python3-*.deb "$ch/tmp/debs/"
+cp "$deb" "${test_debs[@]}" "$ch/tmp/debs/"
 debname="/tmp/debs/$(basename "$deb")"
 
 echo "== apt install ./$(basename "$deb")"
@@ -155,7 +92,9 @@ apt_in_chroot update >"$work/apt.log" 2>&1 || {
     echo "test-deb-chroot: apt-get update failed in the chroot" >&2
     exit 1
 }
-if apt_in_chroot install "$debname" "/tmp/debs/$gpiozero_deb" "/tmp/debs/$lgpio_deb" \
+in_chroot_debs=()
+for f in "${test_debs[@]}"; do in_chroot_debs+=("/tmp/debs/$(basename "$f")"); done
+if apt_in_chroot install "$debname" "${in_chroot_debs[@]}" \
     >>"$work/apt.log" 2>&1; then
     ok "apt-get install ($((SECONDS - t)) s)"
 else
@@ -168,6 +107,9 @@ check "pi-indi is installed" \
 check "python3-systemd came with it (Recommends)" \
     bash -c "chroot '$ch' dpkg-query -W -f='\${Status}' python3-systemd | grep -qx 'install ok installed'"
 check "pi-indi --version" in_chroot pi-indi --version
+check "lgpio imports (the real library, from its wheel)" \
+    in_chroot python3 -c 'import lgpio; print(lgpio.__file__)'
+
 in_chroot pi-indi list-drivers >"$work/drivers" 2>&1 || true
 n_drivers="$(grep -c . "$work/drivers" || true)"
 n_expected="$(awk '/^\[project.entry-points."pi_indi.drivers"\]/ {on=1; next} /^\[/ {on=0} on && /=/ {n++} END {print n+0}' pyproject.toml)"

@@ -62,6 +62,27 @@ def test_serve_refuses_a_bad_config_with_78_before_listening(tmp_path: Path):
     assert "3 problems" in out.stderr
 
 
+def test_reload_with_a_bad_file_exits_78_without_signalling(tmp_path: Path):
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD)
+    # sleep dies of a SIGHUP: it is still there only if it was not signalled.
+    with subprocess.Popen(["sleep", "30"]) as victim:
+        try:
+            out = run_cli("reload", "--pid", str(victim.pid), "--config", str(path))
+            assert out.returncode == cli.EX_CONFIG
+            assert "  server.prot: unknown key; did you mean 'port'?" in out.stderr
+            assert f"not reloading PID {victim.pid}" in out.stderr
+            assert victim.poll() is None
+        finally:
+            victim.kill()
+
+
+def test_reload_help_says_what_systemctl_reload_shows():
+    out = run_cli("reload", "--help")
+    assert "ExecReload=" in out.stdout
+    assert "RUNTIME_DIRECTORY" in out.stdout
+
+
 def test_check_config_of_a_missing_file(tmp_path: Path):
     out = run_cli("check-config", "--config", str(tmp_path / "none.toml"))
     assert out.returncode == 78
@@ -113,7 +134,7 @@ def test_show_config_prints_the_effective_config_as_toml(tmp_path: Path):
 
 
 @pytest.mark.parametrize(
-    "command", ["serve", "check-config", "show-config", "list-drivers", "init"]
+    "command", ["serve", "check-config", "show-config", "list-drivers", "init", "reload"]
 )
 def test_every_command_has_help(command: str):
     out = run_cli(command, "--help")

@@ -9,16 +9,32 @@ closed when the service stops, and gpiozero's errors come out as
 On the mock pin factory the pins are PWM-capable, input pins can be driven by
 an INDI client through the control device (:meth:`Gpio.control_driver`), and
 sensors read simulated values that the same device sets.
+
+The pin factory starts with the first device that uses pins: the system
+sensors (CPU temperature, load average, disk usage) need none, so a config of
+those alone, or of no devices at all, runs on any machine. On lgpio an output
+starts at the level its device wants: its line is claimed once, as an output
+at that level (gpiozero claims every line as an input first, then as an
+output at level 0, then writes the level). When the service stops, the
+outputs stay driven at the safe states their drivers set: closing a gpiozero
+device would turn its pins back into inputs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import glob
+import grp
 import logging
 import os
+import pwd
 import shutil
+import stat
+import sys
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +42,8 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 import gpiozero
+from gpiozero.pins import Factory
+from gpiozero.pins.local import LocalPiPin
 from gpiozero.pins.mock import (
     MockChargingPin,
     MockFactory,
@@ -34,6 +52,7 @@ from gpiozero.pins.mock import (
     MockSPIDevice,
     MockTriggerPin,
 )
+from gpiozero.pins.pi import PiFactory
 
 from pi_indi.errors import HardwareError
 
@@ -44,8 +63,14 @@ __all__ = ["FACTORIES", "Gpio", "Sensor", "SimulatedInput", "SimulatedReading"]
 
 logger = logging.getLogger(__name__)
 
-#: The pin factory names a config may give ("auto" lets gpiozero choose).
+#: The pin factory names a config may give ("auto": the first of AUTO_ORDER that starts).
 FACTORIES = ("auto", "lgpio", "rpigpio", "pigpio", "native", "mock")
+
+#: The pin factories "auto" tries, in gpiozero 2's order (Device._default_pin_factory).
+AUTO_ORDER = ("lgpio", "rpigpio", "pigpio", "native")
+
+#: Where the kernel's GPIO character devices are, which lgpio opens.
+DEV = "/dev"
 
 #: The board the mock factory simulates unless told otherwise: a Raspberry Pi 5.
 DEFAULT_MOCK_REVISION = "d04170"
@@ -228,21 +253,431 @@ def _factory_class(name: str) -> Any:
     raise HardwareError(f"gpiozero has no pin factory {name!r}")
 
 
+class _Clock(Factory):  # type: ignore[misc]
+    """The factory gpiozero's InternalDevices are given: they use its clock, never a pin.
+
+    So the system sensors need no pin library, and run where none can start.
+    """
+
+    @staticmethod
+    def ticks() -> float:
+        return time.monotonic()
+
+    @staticmethod
+    def ticks_diff(later: float, earlier: float) -> float:
+        return later - earlier
+
+
+#: A pin factory's library: (the module it imports, its name, how to install it).
+_LIBRARIES = {
+    "lgpio": (
+        "lgpio",
+        "lgpio",
+        "sudo apt install python3-lgpio, or pip install lgpio in pi-indi's venv",
+    ),
+    "rpigpio": (
+        "RPi",
+        "RPi.GPIO",
+        "sudo apt install python3-rpi-lgpio (python3-rpi.gpio before a Pi 5)",
+    ),
+    "pigpio": ("pigpio", "pigpio", "sudo apt install python3-pigpio pigpiod"),
+}
+
+
+def _auto_order() -> tuple[str, ...]:
+    # gpiozero's own choice honours $GPIOZERO_PIN_FACTORY; so does "auto".
+    chosen = os.environ.get("GPIOZERO_PIN_FACTORY")
+    return (chosen.lower(),) if chosen else AUTO_ORDER
+
+
+def _start_factory(name: str) -> Any:
+    """Start gpiozero's pin factory *name*, or raise HardwareError saying why not (one line)."""
+    with warnings.catch_warnings():
+        # gpiozero and the pin libraries warn as they start or fall back; why
+        # one cannot start is in its error, said once.
+        warnings.simplefilter("ignore")
+        try:
+            factory = _factory_class(name)()
+        except HardwareError:
+            raise
+        except Exception as exc:
+            raise HardwareError(_why_not_started(name, exc)) from exc
+    _claim_lines_once(factory)
+    return factory
+
+
+def _start_first(names: Sequence[str]) -> Any:
+    """The first of pin factories *names* that starts; else HardwareError, a line per reason.
+
+    Not gpiozero's Device._default_pin_factory(): it warns once per library
+    it falls back from, several lines each, and keeps only the last error.
+    """
+    reasons: list[str] = []
+    for name in names:
+        try:
+            return _start_factory(name)
+        except HardwareError as exc:
+            reasons.append(f"  {name}: {exc}")
+    raise HardwareError("no pin factory could start here:\n" + "\n".join(reasons))
+
+
+def _why_not_started(name: str, exc: BaseException) -> str:
+    """One line on why pin factory *name* raised *exc*: the cause, and the fix where there is one.
+
+    The pin libraries' own words are often no help: lgpio says "can not open
+    gpiochip" with no errno, whether there is no chip or no permission.
+    """
+    # lgpio's error shows its text quoted (its __str__ is repr(value)).
+    words = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+    text = " ".join(words.split()) or type(exc).__name__
+    if isinstance(exc, ImportError):
+        module, library, install = _LIBRARIES.get(name, (None, name, None))
+        missing = (exc.name or "").partition(".")[0]
+        if isinstance(exc, ModuleNotFoundError) and missing == module:
+            return f"the {library} module is not installed: {install}"
+        return f"cannot import {library}: {text}"
+    if name == "lgpio":
+        problem = _gpiochip_problem()
+        if problem is not None:
+            return problem
+    if isinstance(exc, gpiozero.PinUnknownPi):
+        return "not a Raspberry Pi (no board revision in /proc/device-tree or /proc/cpuinfo)"
+    if name == "pigpio" and "connect" in text:
+        return f"{text} (is the pigpiod daemon running?)"
+    return text
+
+
+def _lgpio_chip() -> str:
+    # The chip gpiozero's LGPIOFactory opens (pins/lgpio.py): gpiochip4 on a
+    # Pi 5 whose kernel numbers the RP1's lines there, else gpiochip0.
+    revision = _local_revision()
+    try:
+        pi5 = revision is not None and (int(revision, 16) & 0xFF0) >> 4 == 0x17
+    except ValueError:
+        pi5 = False
+    chip4 = os.path.join(DEV, "gpiochip4")
+    return chip4 if pi5 and os.path.exists(chip4) else os.path.join(DEV, "gpiochip0")
+
+
+def _chip_access(path: str) -> tuple[bool, str, str]:
+    """Whether this process may open *path* read-write (as lgpio does); its mode and group."""
+    info = os.stat(path)
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    return os.access(path, os.R_OK | os.W_OK), stat.filemode(info.st_mode), group
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def _gpiochip_problem() -> str | None:
+    """Why lgpio cannot open its GPIO chip, fix included; None when the chip is there to open."""
+    chips = sorted(glob.glob(os.path.join(DEV, "gpiochip*")))
+    if not chips:
+        return (
+            f"there is no {DEV}/gpiochip*: this is not a Raspberry Pi, or its GPIO driver"
+            ' is not loaded (to simulate the pins, use pin_factory = "mock")'
+        )
+    chip = _lgpio_chip()
+    if chip not in chips:
+        return f"there is no {chip} (there is {', '.join(chips)})"
+    try:
+        allowed, mode, group = _chip_access(chip)
+    except OSError as exc:
+        return f"cannot look at {chip}: {exc.strerror}"
+    if allowed:
+        return None
+    where = f"permission denied on {chip} ({mode}, group {group})"
+    if group != "gpio" or mode[4:6] != "rw":
+        return (
+            f"{where}: pi-indi's udev rule gives {DEV}/gpiochip* to group gpio, read-write;"
+            " apply it: sudo udevadm trigger --subsystem-match=gpio --action=add"
+        )
+    user = _user()
+    return (
+        f"{where}: user {user} is not in group gpio (the service is, by SupplementaryGroups="
+        f"gpio); to run it by hand: sudo usermod -aG gpio {user}, then log in again"
+    )
+
+
+class _ClaimedOnce(LocalPiPin):  # type: ignore[misc]
+    """An LGPIOPin (gpiozero's) claiming its line once, as what its device makes it.
+
+    Put in front of LGPIOPin by :func:`_lgpio_pin_class`. gpiozero's LGPIOPin
+    claims its line as an input, bias disabled, as soon as the pin object is
+    made (``LGPIOPin.__init__``: ``gpio_claim_input(handle, n, SET_PULL_NONE)``),
+    before any device says what it wants. An output device then calls
+    ``Pin.output_with_state(state)``, which sets ``function = "output"``
+    (``LGPIOPin._set_function``: ``gpio_claim_output(handle, n)``, at level 0)
+    and only then writes the state; a PWM device sets ``function = "output"``,
+    then ``frequency`` (``tx_pwm(handle, n, frequency, 0)``), then its duty.
+    So an active-low relay meant to start off was on for a moment at each
+    start, and a line the kernel kept driven since the last stop floated.
+
+    Here nothing is claimed until the pin is used. A line that becomes an
+    output is claimed as one, at the level its device wants
+    (``gpio_claim_output(handle, n, level, 0)``): by ``output_with_state``;
+    after ``function = "output"``, by the first state written (a PWM pin at
+    the level nearest its duty, its PWM then started at that duty), or else
+    at the level the line has (:meth:`claim_pending_output`, which
+    :meth:`Gpio.create` calls once a device is made: gpiozero's
+    ``initial_value=None``). Any other use claims it first as gpiozero does,
+    so inputs get the very same calls; a line never used is never touched.
+    """
+
+    _lgpio: Any  # the lgpio module, set by _lgpio_pin_class
+
+    def __init__(self, factory: Any, info: Any) -> None:
+        # LocalPiPin's __init__, not LGPIOPin's (which claims the line); then LGPIOPin's state.
+        LocalPiPin.__init__(self, factory, info)
+        self._pwm: tuple[Any, int] | None = None
+        self._bounce: int | None = None
+        self._callback: Any = None
+        self._edges = self._lgpio.BOTH_EDGES
+        #: whether this process holds the line (as an input, an output or an alert)
+        self._claimed = False
+        #: function "output" was set: the line is claimed by the next state written
+        self._output_pending = False
+
+    def _claim(self) -> None:
+        # As gpiozero claims every line, when it makes the pin object.
+        if not self._claimed:
+            self._lgpio.gpio_claim_input(
+                self.factory._handle, self._number, self._lgpio.SET_PULL_NONE
+            )
+            self._claimed = True
+
+    def _claim_output(self, level: int) -> None:
+        if self._callback is not None:  # as LGPIOPin._set_function does
+            self._callback.cancel()
+            self._callback = None
+        self._lgpio.gpio_claim_output(self.factory._handle, self._number, level, 0)
+        self._claimed = True
+        self._output_pending = False
+
+    def _ready(self) -> None:
+        # Claimed before gpiozero's own code uses the line.
+        if self._output_pending:
+            self.claim_pending_output()
+        else:
+            self._claim()
+
+    def claim_pending_output(self) -> None:
+        """Claim an output still waiting for its first state, at the level its line has."""
+        if not self._output_pending:
+            return
+        if self._pwm is not None:
+            self._set_state(self._pwm[1] / 100)
+            return
+        self._claim()
+        level = self._lgpio.gpio_read(self.factory._handle, self._number)
+        self._claim_output(1 if level else 0)
+
+    def output_with_state(self, state: Any) -> None:
+        if self._pwm is not None:
+            super().output_with_state(state)
+        else:
+            self._claim_output(1 if state else 0)
+
+    def close(self) -> None:
+        self._output_pending = False
+        if self._claimed:
+            super().close()
+        else:
+            self._pwm = None  # never claimed: there is nothing to give back
+
+    def _get_function(self) -> Any:
+        if self._output_pending:
+            return "output"
+        if not self._claimed:
+            return "input"  # what gpiozero would have claimed it as
+        return super()._get_function()
+
+    def _set_function(self, value: Any) -> None:
+        if value == "output" and self._pwm is None:
+            self._output_pending = True
+            return
+        if value == "input":
+            self._output_pending = False
+            self._claim()
+        super()._set_function(value)
+
+    def _get_state(self) -> Any:
+        if self._pwm is None:  # else the duty, which needs no line
+            self._ready()
+        return super()._get_state()
+
+    def _set_state(self, value: Any) -> None:
+        if not self._output_pending:
+            super()._set_state(value)  # unclaimed: gpiozero's PinSetInput
+        elif self._pwm is None:
+            self._claim_output(1 if value else 0)
+        else:
+            self._claim_output(1 if value >= 0.5 else 0)
+            super()._set_state(value)  # tx_pwm at the duty
+
+    def _set_frequency(self, value: Any) -> None:
+        if not self._output_pending:
+            super()._set_frequency(value)
+        elif value is not None and value > 0:
+            # PWM starts with the first duty written, not at 0 before it.
+            self._pwm = (value, self._pwm[1] if self._pwm is not None else 0)
+        elif value is None or value == 0:
+            self._pwm = None
+
+    def _get_pull(self) -> Any:
+        self._ready()
+        return super()._get_pull()
+
+    def _set_pull(self, value: Any) -> None:
+        if not self._output_pending:  # else gpiozero's PinFixedPull: an output
+            self._claim()
+        super()._set_pull(value)
+
+    def _set_bounce(self, value: Any) -> None:
+        self._ready()
+        super()._set_bounce(value)
+
+    def _enable_event_detect(self) -> None:
+        self._ready()
+        super()._enable_event_detect()
+
+    def _disable_event_detect(self) -> None:
+        self._ready()
+        super()._disable_event_detect()
+
+
+@functools.cache
+def _lgpio_pin_class(base: type[Any]) -> type[Any]:
+    """The LGPIOPin class *base* (gpiozero's), with :class:`_ClaimedOnce` in front of it."""
+    lgpio = sys.modules[base.__module__].lgpio
+    return type(f"{base.__name__}ClaimedOnce", (_ClaimedOnce, base), {"_lgpio": lgpio})
+
+
+def _claim_lines_once(factory: Any) -> None:
+    """Make an lgpio *factory*'s pins claim each line once, as what its device makes it."""
+    module = sys.modules.get("gpiozero.pins.lgpio")
+    if module is None or not isinstance(factory, module.LGPIOFactory):
+        return
+    base = factory.pin_class
+    if issubclass(base, module.LGPIOPin) and not issubclass(base, _ClaimedOnce):
+        factory.pin_class = _lgpio_pin_class(base)
+
+
+def _claim_pending_outputs(factory: Any) -> None:
+    # A device made with initial_value=None set function "output" and no state.
+    for pin in list(getattr(factory, "pins", {}).values()):
+        claim = getattr(pin, "claim_pending_output", None)
+        if claim is not None:
+            claim()
+
+
 #: The top-level modules whose exceptions come from the hardware: gpiozero and
 #: the pin libraries under it (lgpio, pigpio, RPi.GPIO, spidev and smbus raise
 #: their own types, or RuntimeError, for a line that is busy or gone).
 _HARDWARE_MODULES = frozenset({"gpiozero", "lgpio", "pigpio", "RPi", "spidev", "smbus", "smbus2"})
 
 
+#: The group owning each kind of device, by path: Raspberry Pi OS's udev
+#: rules (99-com.rules) and pi-indi's give GPIO, SPI and I2C to gpio, spi and i2c.
+_DEVICE_GROUPS = (
+    ("/dev/gpiochip", "gpio"),
+    ("/dev/gpiomem", "gpio"),
+    ("/sys/class/gpio", "gpio"),
+    ("/sys/class/pwm", "gpio"),
+    ("/dev/spidev", "spi"),
+    ("/dev/i2c-", "i2c"),
+)
+
+
+def _device_group(filename: object) -> str | None:
+    """The group that may use the device *filename*; gpio when no file is named."""
+    if filename is None:
+        return "gpio"  # a pin library's own error: most likely a GPIO line
+    path = os.fsdecode(filename) if isinstance(filename, (str, bytes)) else str(filename)
+    for prefix, group in _DEVICE_GROUPS:
+        if path.startswith(prefix):
+            return group
+    return None
+
+
 def _hardware_reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if isinstance(exc, PermissionError):
-        return f"{text or 'permission denied'} (is the service user in the gpio group?)"
+        text = text or "permission denied"
+        group = _device_group(exc.filename)
+        return f"{text} (is the service user in the {group} group?)" if group else text
     if isinstance(exc, gpiozero.PinPWMUnsupported):
         return f"{text or 'PWM is not supported'} (use a pin that can do PWM)"
     if isinstance(exc, gpiozero.DeviceClosed):
         return f"{text or 'the device is closed'}: the pin was released"
     return text or type(exc).__name__
+
+
+#: Pin factories whose close() sets every pin they ever used back to an input,
+#: whatever its pin's close() did: RPi.GPIO's cleanup() (rpi-lgpio's as well).
+_RESETS_EVERY_PIN = frozenset({"RPiGPIOFactory"})
+
+
+def _leave_driven() -> None:
+    """A held pin's close(): the line stays as it is."""
+
+
+def _hold_outputs(factory: Any) -> list[tuple[Any, Any]]:
+    """Make closing leave every output pin of *factory* driven; their (pin, level) pairs.
+
+    gpiozero's pin close() resets a pin: LGPIOPin claims the line as an input,
+    MockPin and NativePin set function "input", RPiGPIOPin cleans it up,
+    PiGPIOPin sets it to input, each after stopping PWM. The devices call it
+    as they close, and so does the factory's close(). For the pins that are
+    outputs, it is replaced (on the pin object, until :func:`_unhold`) by one
+    that does nothing.
+    """
+    held: list[tuple[Any, Any]] = []
+    for pin in list(getattr(factory, "pins", {}).values()):
+        try:
+            if pin.function != "output":
+                continue
+            level = pin.state
+        except Exception:  # a pin that cannot say is left to gpiozero
+            logger.debug("cannot read %r; closing it as gpiozero does", pin, exc_info=True)
+            continue
+        pin.close = _leave_driven
+        held.append((pin, level))
+    return held
+
+
+def _restore_levels(held: list[tuple[Any, Any]], *, last: bool = False) -> None:
+    """Set back the levels that closing a device changed: gpiozero stops PWM on close.
+
+    A PWM output at full or no duty becomes a plain high or low; one between
+    cannot be held without its process (*last*: it is about to end).
+    """
+    for pin, level in held:
+        try:
+            if level in (0, 1):
+                if pin.state != level:
+                    pin.state = level
+            elif last:
+                logger.warning(
+                    "%s: PWM at %.0f %% stops with pi-indi; the pin stays an output",
+                    getattr(getattr(pin, "info", None), "name", pin),
+                    level * 100,
+                )
+        except Exception:  # the other pins must still be held
+            logger.exception("could not hold %r at %s", pin, level)
+
+
+def _unhold(held: list[tuple[Any, Any]]) -> None:
+    for pin, _ in held:
+        with contextlib.suppress(AttributeError):
+            del pin.close
 
 
 def _reader(device: Any, attribute: str) -> Callable[[], float]:
@@ -272,6 +707,8 @@ class Gpio:
         self.mock = pin_factory == "mock"
         self.mock_revision = mock_revision or DEFAULT_MOCK_REVISION
         self.factory: Any = None
+        #: Why the pin factory last failed to start; None once it has started.
+        self.open_error: HardwareError | None = None
         self.devices: list[Any] = []
         self.simulated_inputs: dict[str, SimulatedInput] = {}
         self.simulated_readings: list[SimulatedReading] = []
@@ -279,6 +716,8 @@ class Gpio:
         self._lock = threading.Lock()
         self._mock_dir: str | None = None
         self._mock_spi: list[Any] = []
+        self._clock = _Clock()
+        self._holding = False
 
     # -- pins --
 
@@ -324,82 +763,148 @@ class Gpio:
     # -- life cycle --
 
     def open(self) -> None:
-        """Start the pin factory.
+        """Start the pin factory (:meth:`create` does, for the first device that uses pins).
+
+        With ``"auto"`` the pin libraries are tried in gpiozero's order
+        (:data:`AUTO_ORDER`), and the first that starts is used.
 
         Raises:
-            HardwareError: the pin library cannot be started here.
+            HardwareError: the pin library cannot be started here; the message
+                says why, and how to fix it (with ``"auto"``, one line for each
+                library tried). It is kept as :attr:`open_error`.
         """
         if self.factory is not None:
             return
         try:
-            if self.mock:
-                self.factory = MockFactory(revision=self.mock_revision, pin_class=MockPWMPin)
-            elif self.pin_factory == "auto":
-                self.factory = gpiozero.Device._default_pin_factory()
-            else:
-                self.factory = _factory_class(self.pin_factory)()
-        except HardwareError:
+            self.factory = self._start()
+        except HardwareError as exc:
+            self.open_error = exc
             raise
-        except Exception as exc:
-            raise HardwareError(
-                f"cannot start the {self.pin_factory} pin factory: {exc}"
-                ' (on a machine that is not a Raspberry Pi, use pin_factory = "mock")'
-            ) from exc
+        self.open_error = None
         logger.info("pin factory: %s", type(self.factory).__name__)
+
+    def _start(self) -> Any:
+        if self.mock:
+            try:
+                return MockFactory(revision=self.mock_revision, pin_class=MockPWMPin)
+            except Exception as exc:
+                raise HardwareError(f"cannot start the mock pin factory: {exc}") from exc
+        if self.pin_factory == "auto":
+            return _start_first(_auto_order())
+        try:
+            return _start_factory(self.pin_factory)
+        except HardwareError as exc:
+            hint = ""
+            if isinstance(exc.__cause__, gpiozero.PinUnknownPi):
+                hint = '; to simulate the pins, use pin_factory = "mock"'
+            raise HardwareError(
+                f"cannot start the {self.pin_factory} pin factory: {exc}{hint}"
+            ) from exc.__cause__
 
     def create(self, class_name: str, /, **kwargs: Any) -> Any:
         """Build the gpiozero device *class_name* on this back end's pin factory.
 
+        The pin factory starts with the first device that uses pins; the
+        system sensors (gpiozero's InternalDevices) need none.
+
         Raises:
             HardwareError: gpiozero refused (a pin in use, not PWM-capable,
-                a bad value); the message says which device and why.
+                a bad value), or the pin factory cannot start; the message
+                says which device and why.
         """
-        if self.factory is None:
-            self.open()
         cls = getattr(gpiozero, class_name, None)
         if not (isinstance(cls, type) and issubclass(cls, gpiozero.Device)):
             raise HardwareError(f"gpiozero has no device {class_name!r}")
+        # A system sensor reads a file: it needs no pin library to start.
+        factory = self._clock if issubclass(cls, gpiozero.InternalDevice) else self._opened()
         try:
-            device = cls(**kwargs, pin_factory=self.factory)
+            device = cls(**kwargs, pin_factory=factory)
         except (gpiozero.GPIOZeroError, OSError, ValueError, TypeError) as exc:
             raise HardwareError(f"{class_name}: {exc}") from exc
+        try:
+            _claim_pending_outputs(factory)
+        except BaseException:
+            self._close_device(device)
+            raise
         with self._lock:
             self.devices.append(device)
         return device
 
     def release(self, device: Any) -> None:
-        """Close one device made by :meth:`create` (its pins become free)."""
+        """Close one device made by :meth:`create` (its pins become free).
+
+        While the service runs, a released output pin goes back to being an
+        input, ready for whatever claims it next. Once :meth:`hold_outputs`
+        has been called, its outputs are left driven as they are instead.
+        """
         with self._lock:
             if device in self.devices:
                 self.devices.remove(device)
+            holding = self._holding
+        if holding and self.factory is not None:
+            held = _hold_outputs(self.factory)
+            try:
+                self._close_device(device)
+                _restore_levels(held)
+            finally:
+                _unhold(held)
+        else:
+            self._close_device(device)
+
+    def hold_outputs(self, hold: bool = True) -> None:
+        """From now on, leave the outputs driven when devices are released: the service stops.
+
+        The drivers set their safe states and then release their devices;
+        gpiozero would turn each released pin back into an input, and a relay
+        whose safe state is "on" would be on for a few milliseconds. ``False``
+        goes back to freeing the pins (a service that went on to serve).
+        """
+        with self._lock:
+            self._holding = hold
+
+    @staticmethod
+    def _close_device(device: Any) -> None:
         try:
             device.close()
         except Exception:  # closing must go on for the others
             logger.exception("closing %r failed", device)
 
     def close(self) -> None:
-        """Close every device and the pin factory."""
+        """Close every device and the pin factory, leaving the outputs driven as they are.
+
+        This is the end of the service's use of the pins, after every driver
+        set its safe state: inputs are released, and outputs are left as
+        outputs at their levels, for whatever the kernel does with a line the
+        process gives up. (A PWM output at a duty between 0 and 100 % cannot
+        outlast its process; it is logged.)
+        """
         with self._lock:
             devices, self.devices = self.devices, []
-        for device in reversed(devices):
-            try:
-                device.close()
-            except Exception:  # closing must go on for the others
-                logger.exception("closing %r failed", device)
-        for mock_spi in self._mock_spi:
-            mock_spi.close()
-        self._mock_spi.clear()
+            self._holding = False
+        factory, self.factory = self.factory, None
+        held = _hold_outputs(factory) if factory is not None else []
+        try:
+            for device in reversed(devices):
+                self._close_device(device)
+            for mock_spi in self._mock_spi:
+                mock_spi.close()
+            self._mock_spi.clear()
+            _restore_levels(held, last=True)
+            if factory is not None:
+                try:
+                    if self.mock:
+                        factory.reset()
+                    if held and type(factory).__name__ in _RESETS_EVERY_PIN:
+                        PiFactory.close(factory)
+                    else:
+                        factory.close()
+                except Exception:  # closing must go on
+                    logger.exception("closing the pin factory failed")
+        finally:
+            _unhold(held)
         if self._mock_dir is not None:
             shutil.rmtree(self._mock_dir, ignore_errors=True)
             self._mock_dir = None
-        if self.factory is not None:
-            try:
-                if self.mock:
-                    self.factory.reset()
-                self.factory.close()
-            except Exception:  # closing must go on
-                logger.exception("closing the pin factory failed")
-            self.factory = None
 
     def as_hardware_error(self, exc: BaseException) -> HardwareError | None:
         """*exc* as a :class:`HardwareError` when it came from the hardware, else None.

@@ -485,6 +485,30 @@ def test_the_back_end_knows_the_hardwares_errors(gpio, error, text):
     assert found.__cause__ is error
 
 
+@pytest.mark.parametrize(
+    ("filename", "group"),
+    [
+        pytest.param("/dev/gpiochip4", "gpio", id="gpiochip"),
+        pytest.param("/dev/gpiomem0", "gpio", id="gpiomem"),
+        pytest.param("/dev/spidev0.0", "spi", id="spi"),
+        pytest.param("/dev/i2c-1", "i2c", id="i2c"),
+        pytest.param(b"/dev/i2c-1", "i2c", id="i2c-bytes"),
+        pytest.param(None, "gpio", id="no-file"),
+    ],
+)
+def test_permission_denied_names_the_group_of_the_device(gpio, filename, group):
+    error = PermissionError(13, "Permission denied", filename)
+    message = str(gpio.as_hardware_error(error))
+    assert message.endswith(f"(is the service user in the {group} group?)")
+    assert message.count(" group") == 1
+
+
+def test_permission_denied_on_another_file_guesses_no_group(gpio):
+    error = PermissionError(13, "Permission denied", "/var/lib/pi-indi/state.toml")
+    message = str(gpio.as_hardware_error(error))
+    assert message == "[Errno 13] Permission denied: '/var/lib/pi-indi/state.toml'"
+
+
 def test_other_errors_are_not_the_hardwares(gpio):
     assert gpio.as_hardware_error(TypeError("bug")) is None
     assert gpio.as_hardware_error(KeyError("bug")) is None

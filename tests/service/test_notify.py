@@ -22,6 +22,7 @@ import pytest
 
 from pi_indi._systemd import Notifier, configure_logging, under_journal
 from pi_indi.protocol import (
+    DefLightVector,
     DefSwitchVector,
     DelProperty,
     Event,
@@ -30,7 +31,7 @@ from pi_indi.protocol import (
     SetSwitchVector,
     SwitchState,
 )
-from tests.interop.peers import ROOT, RawClient, free_port
+from tests.interop.peers import ROOT, RawClient, free_port, wait_until
 
 CONFIG = """\
 [server]
@@ -295,6 +296,242 @@ def test_sighup_with_a_changed_config_redefines_only_what_changed(
         assert isinstance(relay, DefSwitchVector)
         assert {m.name: m.value for m in relay.members}["ON"] == SwitchState.ON
         client.close()
+
+
+# -- pi-indi reload: what ExecReload runs ----------------------------------------------
+
+BAD_CONFIG = '[server]\nprot = 1\n[[device]]\ndriver = "lde"\nname = "X"\n'
+GATE = '[[device]]\ndriver = "tests.service.reload_drivers:GateDriver"\nname = "Gate"\n'
+BUZZER = '[[device]]\ndriver = "buzzer"\nname = "Buzzer"\npins = [22]\n'
+
+
+def _runtime(tmp_path: Path) -> dict[str, str]:
+    """The environment systemd gives ExecStart and ExecReload: RUNTIME_DIRECTORY."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(exist_ok=True)
+    return {"RUNTIME_DIRECTORY": str(runtime), "PI_INDI_TEST_GATE": str(tmp_path / "gate")}
+
+
+def _reload_cmd(svc: Service, *args: str) -> list[str]:
+    return [sys.executable, "-m", "pi_indi", "reload", "--pid", str(svc.proc.pid), *args]
+
+
+def _reload(
+    svc: Service, env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``pi-indi reload --pid PID --config FILE``, as ExecReload runs it."""
+    return subprocess.run(
+        _reload_cmd(svc, "--config", str(svc.config), *args),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _start_reload(
+    svc: Service, env: dict[str, str], log: Path, *args: str
+) -> subprocess.Popen[str]:
+    with log.open("w") as out:
+        return subprocess.Popen(
+            _reload_cmd(svc, "--config", str(svc.config), *args),
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=out,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def _sees_device(port: int, device: str) -> bool:
+    client = opened(RawClient(port))
+    client.send(GetProperties(version="1.7"))
+    try:
+        client.wait_for(
+            lambda e: isinstance(e, DefSwitchVector | DefLightVector) and e.device == device, 5
+        )
+    except TimeoutError:
+        return False
+    finally:
+        client.close()
+    return True
+
+
+def test_reload_with_a_bad_file_exits_78_and_does_not_signal(tmp_path: Path, notify: NotifySocket):
+    env = _runtime(tmp_path)
+    with service(tmp_path, notify, watchdog_usec=200_000, **env) as svc:
+        notify.wait_for("READY", "1")
+        svc.config.write_text(BAD_CONFIG)
+        out = _reload(svc, env)
+        assert out.returncode == 78, out.stderr
+        assert "server.prot: unknown key; did you mean 'port'?" in out.stderr
+        assert "unknown driver 'lde'; did you mean 'led'?" in out.stderr
+        # Not signalled: no reload began, and the old config is still served.
+        assert not any("RELOADING" in f for _, f in notify.read(0.5))
+        assert svc.proc.poll() is None
+        assert "reloading" not in svc.log_text()
+        assert _sees_device(svc.port, "Lamp")
+
+
+def test_reload_exits_0_only_once_the_service_applied_the_file(
+    tmp_path: Path, notify: NotifySocket
+):
+    env = _runtime(tmp_path)
+    with service(tmp_path, notify, watchdog_usec=200_000, **env) as svc:
+        notify.wait_for("READY", "1")
+        # The Gate device holds the reload up until the test opens the gate.
+        svc.config.write_text(CONFIG.format(label="Lamp") + GATE)
+        cmd = _start_reload(svc, env, tmp_path / "reload.err")
+        try:
+            notify.wait_for("RELOADING", "1")
+            time.sleep(1.0)
+            assert cmd.poll() is None, (tmp_path / "reload.err").read_text()
+            (tmp_path / "gate").touch()
+            stdout, _ = cmd.communicate(timeout=30)
+        finally:
+            if cmd.poll() is None:
+                cmd.kill()
+                cmd.wait()
+        assert cmd.returncode == 0, (tmp_path / "reload.err").read_text()
+        assert stdout.startswith("pi-indi: reload 1 applied: 4 devices")
+        assert _sees_device(svc.port, "Gate")
+
+
+def test_two_reloads_in_quick_succession_each_wait_for_their_own(
+    tmp_path: Path, notify: NotifySocket
+):
+    env = _runtime(tmp_path)
+    with service(tmp_path, notify, watchdog_usec=200_000, **env) as svc:
+        notify.wait_for("READY", "1")
+        svc.config.write_text(CONFIG.format(label="Lamp") + GATE)
+        first = _start_reload(svc, env, tmp_path / "first.err")
+        second: subprocess.Popen[str] | None = None
+        try:
+            notify.wait_for("RELOADING", "1")  # reload 1 began; the gate holds it
+            svc.config.write_text(CONFIG.format(label="Lamp") + GATE + BUZZER)
+            second = _start_reload(svc, env, tmp_path / "second.err", "-v")
+            # The second one signalled while reload 1 was still going.
+            wait_until(lambda: "waiting" in (tmp_path / "second.err").read_text(), 20)
+            assert first.poll() is None
+            (tmp_path / "gate").touch()
+            first_out, _ = first.communicate(timeout=30)
+            second_out, _ = second.communicate(timeout=30)
+        finally:
+            for cmd in (first, second):
+                if cmd is not None and cmd.poll() is None:
+                    cmd.kill()
+                    cmd.wait()
+        assert first.returncode == 0, (tmp_path / "first.err").read_text()
+        assert second.returncode == 0, (tmp_path / "second.err").read_text()
+        assert first_out.startswith("pi-indi: reload 1 applied")
+        # Not reload 1's outcome: that one may have read the file before the buzzer.
+        assert second_out.startswith("pi-indi: reload 2 applied: 5 devices")
+        assert _sees_device(svc.port, "Buzzer")
+
+
+def test_reload_refused_by_the_service_fails_with_its_problems(
+    tmp_path: Path, notify: NotifySocket
+):
+    env = _runtime(tmp_path)
+    with service(tmp_path, notify, watchdog_usec=200_000, **env) as svc:
+        notify.wait_for("READY", "1")
+        # The command checks a good file, the service reads a bad one.
+        good = tmp_path / "other.toml"
+        good.write_text(CONFIG.format(label="Porch"))
+        svc.config.write_text(BAD_CONFIG)
+        out = _reload(svc, env, "--config", str(good))
+        assert out.returncode == 78, out.stderr
+        assert f"the service reads {svc.config}" in out.stderr
+        assert (
+            f"pi-indi: reload 1 refused: {svc.config} has 2 problems;"
+            " still serving the previous config" in out.stderr
+        )
+        assert "  server.prot: unknown key; did you mean 'port'?" in out.stderr
+        assert _sees_device(svc.port, "Lamp")
+
+
+def test_reload_that_fails_part_way_fails_with_the_reason(tmp_path: Path, notify: NotifySocket):
+    env = _runtime(tmp_path)
+    with service(tmp_path, notify, watchdog_usec=200_000, **env) as svc:
+        notify.wait_for("READY", "1")
+        # TEST-NET-1 is not an address of this machine: the new listener cannot bind.
+        svc.config.write_text(CONFIG.format(label="Lamp").replace("127.0.0.1", "192.0.2.1"))
+        out = _reload(svc, env)
+        assert out.returncode == 1, out.stderr
+        assert "pi-indi: reload 1 failed: " in out.stderr
+        assert "cannot listen on 192.0.2.1" in out.stderr
+        ready = notify.wait_for("READY", "1")
+        assert ready["STATUS"].startswith("reload failed part way: cannot listen on 192.0.2.1")
+
+
+def test_reload_fails_when_the_service_dies_while_reloading(tmp_path: Path, notify: NotifySocket):
+    env = _runtime(tmp_path)
+    with service(tmp_path, notify, watchdog_usec=200_000, **env) as svc:
+        notify.wait_for("READY", "1")
+        svc.config.write_text(
+            CONFIG.format(label="Lamp")
+            + '[[device]]\ndriver = "tests.service.reload_drivers:DyingDriver"\nname = "Dies"\n'
+        )
+        started = time.monotonic()
+        out = _reload(svc, env, timeout=30)
+        assert out.returncode == 1, out.stderr
+        assert f"pi-indi: PID {svc.proc.pid} exited while reloading" in out.stderr
+        assert time.monotonic() - started < 20
+        assert svc.proc.wait(timeout=10) == 3
+
+
+def test_reload_times_out_with_a_clear_message(tmp_path: Path, notify: NotifySocket):
+    env = _runtime(tmp_path)
+    with service(tmp_path, notify, watchdog_usec=200_000, **env) as svc:
+        notify.wait_for("READY", "1")
+        svc.config.write_text(CONFIG.format(label="Lamp") + GATE)
+        try:
+            out = _reload(svc, env, "--timeout", "1")
+        finally:
+            (tmp_path / "gate").touch()
+        assert out.returncode == 1, out.stderr
+        assert f"PID {svc.proc.pid} has not finished reload 1 after 1 s" in out.stderr
+        notify.wait_for("READY", "1")
+
+
+def test_reload_outside_systemd_signals_without_waiting(tmp_path: Path, notify: NotifySocket):
+    with service(tmp_path, notify) as svc:
+        notify.wait_for("READY", "1")
+        svc.config.write_text(CONFIG.format(label="Lamp") + BUZZER)
+        env = {"RUNTIME_DIRECTORY": ""}
+        out = _reload(svc, env)
+        assert out.returncode == 0, out.stderr
+        assert "not waiting for the outcome" in out.stderr
+        notify.wait_for("RELOADING", "1")
+        assert notify.wait_for("READY", "1")["STATUS"].startswith("4 devices")
+
+
+def test_a_refused_reload_stays_in_status_until_a_good_one(tmp_path: Path, notify: NotifySocket):
+    with service(tmp_path, notify, watchdog_usec=200_000) as svc:
+        notify.wait_for("READY", "1")
+        svc.config.write_text(BAD_CONFIG)
+        svc.proc.send_signal(signal.SIGHUP)
+        notify.wait_for("RELOADING", "1")
+        assert notify.wait_for("READY", "1")["STATUS"].startswith("reload refused (2 problems)")
+        # A client changes the status line; the heartbeat sends it every 0.1 s.
+        client = opened(RawClient(svc.port))
+        statuses = [f["STATUS"] for _, f in notify.read(1.5) if "STATUS" in f]
+        assert statuses
+        assert all(s.startswith("reload refused (2 problems); 3 devices, ") for s in statuses)
+        assert statuses[-1].endswith(f"1 clients, on 127.0.0.1:{svc.port}")
+        client.close()
+        assert "reload refused, still serving the previous config" in svc.log_text()
+        # A good reload clears it.
+        svc.config.write_text(CONFIG.format(label="Lamp"))
+        svc.proc.send_signal(signal.SIGHUP)
+        notify.wait_for("RELOADING", "1")
+        assert notify.wait_for("READY", "1")["STATUS"].startswith("3 devices, ")
+        statuses = [f["STATUS"] for _, f in notify.read(0.5) if "STATUS" in f]
+        assert not any(s.startswith("reload") for s in statuses)
 
 
 # -- The notifier on its own ---------------------------------------------------------
