@@ -56,6 +56,16 @@ if [ "${PI_INDI_SKIP_PACKAGING:-0}" != 1 ]; then
     fi
 fi
 
+# The system test: the .deb and install.sh in a Debian VM with a real kernel
+# GPIO chip, real lgpio and real systemd (about 8 minutes, 11 the first time).
+# PI_INDI_SKIP_SYSTEM=1 skips it.
+if [ "${PI_INDI_SKIP_SYSTEM:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
+    echo "== the system test (scripts/test-system.sh)"
+    bash scripts/test-system.sh
+else
+    echo "== system test skipped (needs root; PI_INDI_SKIP_SYSTEM=${PI_INDI_SKIP_SYSTEM:-0})"
+fi
+
 echo "== pytest"
 "$VENV/bin/python" -m pytest --cov --cov-report=term "$@"
 "$VENV/bin/python" -m coverage report --include='pi_indi/protocol/*' --fail-under=97 >/dev/null \
