@@ -88,6 +88,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    import logging
+
     from pi_indi.driver import Device, IPyDriver
     from pi_indi.events import (
         Message,
@@ -122,6 +124,28 @@ if TYPE_CHECKING:
         getfloat,
     )
     from pi_indi.server import IPyServer
+
+
+def _logger(name: str, alias: str) -> logging.Logger:
+    """The logger *name*, whose records also pass through indipydriver's logger *alias*.
+
+    Records of ``pi_indi.driver`` climb ``pi_indi.driver`` ->
+    ``indipydriver.ipydriver`` -> ``indipydriver`` -> ``pi_indi`` -> root:
+    handlers and levels set on indipydriver's or indipyserver's names (a
+    ported script's logging set-up) act on them as on pi_indi's own, and each
+    handler still sees a record once. Loggers are made in that order, so the
+    links hold (``logging`` sets a parent only when it makes a logger).
+    """
+    import logging  # not at import time: pi_indi.protocol loads no logging
+
+    top = logging.getLogger(alias.split(".", 1)[0])
+    top.parent = logging.getLogger("pi_indi")
+    log = logging.getLogger(name)
+    log.parent = logging.getLogger(alias)
+    # Loggers cache what they let through; setLevel (even to the same level)
+    # is the public way to clear every cache after the links changed.
+    top.setLevel(top.level)
+    return log
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import array
 import asyncio
 import contextlib
-import logging
 import os
 import socket
 import stat
@@ -25,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from pi_indi import _logger
 from pi_indi.driver import DriverLink
 from pi_indi.errors import RemoteProtocolError
 from pi_indi.protocol import CLOSED, NEED_DATA, Connection, Event, encode
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StdioLink"]
 
-logger = logging.getLogger(__name__)
+logger = _logger(__name__, "indipydriver.ipydriver")
 
 _READ_SIZE = 1 << 16
 _MAX_FDS = 64

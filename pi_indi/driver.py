@@ -40,7 +40,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from typing import Any
 
-from pi_indi import events
+from pi_indi import _logger, events
 from pi_indi.properties import (
     BLOBVector,
     LightVector,
@@ -52,6 +52,7 @@ from pi_indi.properties import (
     getfloat,
 )
 from pi_indi.protocol import (
+    BLOBPolicy,
     DefBLOBVector,
     DefLightVector,
     DefNumberVector,
@@ -76,7 +77,7 @@ from pi_indi.protocol import (
 
 __all__ = ["Device", "DriverLink", "IPyDriver"]
 
-logger = logging.getLogger(__name__)
+logger = _logger(__name__, "indipydriver.ipydriver")
 
 # What asyncio's own eager tasks use to make a task current (3.11 to 3.13 at
 # least); without them, requests always go through the dispatch task.
@@ -449,6 +450,34 @@ class IPyDriver(UserDict[str, Device]):
             self.snoopvectors.setdefault((devicename, vectorname), None)
         await self.send(GetProperties(version="1.7", device=devicename, name=vectorname))
 
+    async def send_enableBLOB(
+        self, value: str, devicename: str, vectorname: str | None = None
+    ) -> None:
+        """Say whether snooped BLOBs of another device should come to :meth:`snoopevent`.
+
+        *value* is "Never", "Also" or "Only", as a client's ``enableBLOB``
+        (the signature is indipyclient's ``send_enableBLOB``). Under an
+        ``IPyServer`` an in-process driver gets snooped BLOBs without asking,
+        as under indipyserver; this stops them ("Never") or starts them again.
+        A driver run on stdio (under indiserver, or ``add_exdriver``) gets
+        none until it asks with "Also", as a libindi driver asks with
+        ``IDSnoopBLOBs``. BLOBs from behind a remote link come only when it
+        was added with ``blob_enable=True``.
+
+        Raises:
+            ValueError: *value* is not one of the three.
+        """
+        try:
+            policy = BLOBPolicy(value)
+        except ValueError:
+            raise ValueError(
+                f"enableBLOB value must be Never, Also or Only, not {value!r}"
+            ) from None
+        if devicename in self.data:
+            logger.error("cannot snoop on %r: it is a device of this driver", devicename)
+            return
+        await self.send(EnableBLOB(device=devicename, name=vectorname, policy=policy))
+
     def snoop(self, devicename: str, vectorname: str, timeout: float = 30) -> None:
         """Snoop on one vector, asking again whenever it is silent for *timeout* seconds.
 
@@ -726,7 +755,9 @@ class IPyDriver(UserDict[str, Device]):
             await self._handle_snoop(event)
 
     async def _handle_get_properties(self, event: GetProperties) -> None:
-        if event.device is None:
+        # "*": every device, as libindi's drivers read it (indiserver passes a
+        # chained server's <getProperties device="*"/> on as it is).
+        if event.device is None or event.device == "*":
             devices = list(self.data.values())
         elif event.device in self.data:
             devices = [self.data[event.device]]
@@ -792,6 +823,8 @@ class IPyDriver(UserDict[str, Device]):
             )
 
     async def _alert(self, vector: PropertyVector[Any], message: str) -> None:
+        # As libindi's drivers do (IUUpdate* failing -> IPS_ALERT): the vector
+        # stays in Alert, for every client, until its driver sets a state.
         vector.state = "Alert"
         await vector.send_setVectorMembers(message=message, members=[])
 

@@ -1,8 +1,13 @@
 """The events a driver's ``rxevent`` and ``snoopevent`` receive.
 
 Class names are indipydriver's, so ``isinstance(event, newSwitchVector)`` in
-an existing driver keeps working. Vector events are read-only mappings of
-member name to value; every event has ``devicename``, ``vectorname``,
+an existing driver keeps working. Vector events are ``collections.UserDict``
+mappings of member name to value, as in indipydriver: ``event["name"]``,
+``event.get()``, iteration, ``event.data`` (a plain dict), and ``pop``,
+``del`` or ``clear`` on the event a driver was given (each call gets its own
+event). Assigning ``event["name"] = value`` raises ``TypeError``, as it does in
+indipydriver: set the value on ``event.vector`` instead. Every event has
+``devicename``, ``vectorname``,
 ``timestamp`` (an aware UTC datetime; None if the peer sent one that could not
 be read) and ``root`` (the element as an ``xml.etree.ElementTree.Element``,
 built on first use).
@@ -10,9 +15,10 @@ built on first use).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import copy
+from collections import UserDict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from pi_indi.properties import getfloat
 from pi_indi.protocol import (
@@ -84,20 +90,28 @@ class _Base:
         return ET.fromstring(encode(self._source))  # noqa: S314 - our own encoder's output
 
 
-class _Values(Mapping[str, Any]):
-    _values: Mapping[str, Any]
+class _Values(UserDict[str, Any]):
+    """Member name -> value, in ``data``; items cannot be assigned (as in indipydriver)."""
 
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
+    devicename: str | None
+    vectorname: str | None
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
+    # Each event has a dict of its own: what a driver removes from it touches
+    # nothing else (so ``data`` is set directly, not through ``__init__``).
+    data: dict[str, Any]
 
-    def __len__(self) -> int:
-        return len(self._values)
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise TypeError(
+            f"a received event's values cannot be assigned; set the vector's instead,"
+            f" e.g. event.vector[{key!r}] = value"
+        )
+
+    def copy(self) -> Self:
+        """A copy of the event with a dict of its own."""
+        return copy.copy(self)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.devicename!r}, {self.vectorname!r}, {dict(self)!r})"  # type: ignore[attr-defined]
+        return f"{type(self).__name__}({self.devicename!r}, {self.vectorname!r}, {self.data!r})"
 
 
 # -- rxevent -------------------------------------------------------------------------
@@ -121,14 +135,12 @@ class getProperties(_Base):
 class newVector(_Base, _Values):
     """Base of the new*Vector events: a client's request for new values."""
 
-    def __init__(
-        self, vector: PropertyVector[Any], source: Event, values: Mapping[str, Any]
-    ) -> None:
+    def __init__(self, vector: PropertyVector[Any], source: Event, values: dict[str, Any]) -> None:
         super().__init__(source, _aware(getattr(source, "timestamp", None), default_now=True))
         self.devicename = vector.devicename
         self.vectorname = vector.name
         self.vector = vector
-        self._values = values
+        self.data = values
 
 
 class newSwitchVector(newVector):
@@ -207,7 +219,7 @@ class defVector(SnoopEvent, _Values):
         self.state = source.state.value
         self.message = source.message or ""
         self.memberlabels: dict[str, Any] = {m.name: m.label or m.name for m in source.members}
-        self._values = {m.name: getattr(m, "value", None) for m in source.members}
+        self.data = {m.name: getattr(m, "value", None) for m in source.members}
         if hasattr(source, "perm"):
             self.perm = source.perm.value
             self.timeout = source.timeout or "0"
@@ -218,7 +230,7 @@ class defSwitchVector(defVector):
 
     def __init__(self, source: DefSwitchVector) -> None:
         super().__init__(source)
-        self._values = {m.name: m.value.value for m in source.members}
+        self.data = {m.name: m.value.value for m in source.members}
         self.rule = source.rule.value
 
 
@@ -248,7 +260,7 @@ class defLightVector(defVector):
 
     def __init__(self, source: DefLightVector) -> None:
         super().__init__(source)
-        self._values = {m.name: m.value.value for m in source.members}
+        self.data = {m.name: m.value.value for m in source.members}
 
 
 class defBLOBVector(defVector):
@@ -256,7 +268,7 @@ class defBLOBVector(defVector):
 
     def __init__(self, source: DefBLOBVector) -> None:
         super().__init__(source)
-        self._values = {}
+        self.data = {}
 
 
 class setVector(SnoopEvent, _Values):
@@ -268,7 +280,7 @@ class setVector(SnoopEvent, _Values):
         self.message = source.message or ""
         self.timeout = getattr(source, "timeout", None) or "0"
         values = getattr(source, "values", {})
-        self._values = {k: getattr(v, "value", v) for k, v in values.items()}
+        self.data = {k: getattr(v, "value", v) for k, v in values.items()}
 
 
 class setSwitchVector(setVector):
@@ -296,7 +308,7 @@ class setBLOBVector(setVector):
 
     def __init__(self, source: SetBLOBVector) -> None:
         super().__init__(source)
-        self._values = {b.name: b.data for b in source.blobs}
+        self.data = {b.name: b.data for b in source.blobs}
         self.sizeformat = {b.name: (b.size, b.format) for b in source.blobs}
 
 

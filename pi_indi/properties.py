@@ -14,13 +14,13 @@ raise ``ValueError`` at the assignment instead of being logged and dropped.
 from __future__ import annotations
 
 import asyncio
-import logging
 import pathlib
 from collections import UserDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from pi_indi import _logger
 from pi_indi.errors import NumberFormatError
 from pi_indi.protocol import (
     DefBLOB,
@@ -71,7 +71,7 @@ __all__ = [
     "getfloat",
 ]
 
-logger = logging.getLogger(__name__)
+logger = _logger(__name__, "indipydriver.propertyvectors")
 
 _STATES = frozenset(s.value for s in PropertyState)
 _PERMS = frozenset(p.value for p in Permission)
@@ -86,6 +86,8 @@ def getfloat(value: str | float) -> float:
     """Return any INDI number (decimal or sexagesimal) as a float.
 
     ``getfloat("12:30")`` is 12.5; ints and floats are returned as floats.
+    An empty or blank string is 0.0, as in indipydriver (whose own getfloat
+    reads a missing sexagesimal field as zero, and so a missing number too).
 
     Raises:
         NumberFormatError: *value* is not an INDI number. It is a ``TypeError``
@@ -93,6 +95,8 @@ def getfloat(value: str | float) -> float:
     """
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise NumberFormatError(f"not an INDI number: {value!r}")
+    if isinstance(value, str) and not value.strip():
+        return 0.0
     try:
         return parse_number(value)
     except ValueError:

@@ -38,9 +38,11 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pi_indi import _logger
 from pi_indi.driver import DriverLink, IPyDriver
 from pi_indi.errors import RemoteProtocolError
 from pi_indi.protocol import (
+    ANY,
     CLOSED,
     NEED_DATA,
     BLOBPolicy,
@@ -67,11 +69,13 @@ from pi_indi.protocol import (
     check_plain,
     decode_element,
     encode,
+    request_scope,
 )
 
 __all__ = ["IPyServer"]
 
-logger = logging.getLogger(__name__)
+# Also under indipyserver's name: a ported script's logging set-up catches it.
+logger = _logger(__name__, "indipyserver.ipyserver")
 
 _NEW = (NewSwitchVector, NewTextVector, NewNumberVector, NewBLOBVector)
 _NEW_KINDS = frozenset(_NEW)
@@ -112,6 +116,24 @@ _DRIVER_INBOX_LOW = 256
 def _now() -> datetime:
     now = datetime.now(UTC)
     return datetime.combine(now.date(), now.time())  # naive UTC; cheaper than replace()
+
+
+def _scoped(event: GetProperties) -> GetProperties:
+    """*event* as drivers and remote servers are sent it: ``*`` read as "every", a version.
+
+    ``device="*"`` is every device, whatever the name (indiserver sends it on
+    to every driver, and libindi drivers answer it with all their
+    properties); ``name="*"`` every property. Drivers get a device-less
+    request instead, which every driver understands. A request without
+    version gets "1.7": libindi drivers exit on one without.
+    """
+    device, name = request_scope(event.device, event.name)
+    if device is None:
+        name = None
+    if device == event.device and name == event.name and event.version is not None:
+        return event
+    version = event.version if event.version is not None else "1.7"
+    return GetProperties(version=version, device=device, name=name)
 
 
 class _Interest:
@@ -279,9 +301,14 @@ class _Client(asyncio.Protocol):
         self.admitted = False
         self.closed = False
         self.draining = False
+        # A chained server (it named device "*", as indiserver's "@host:port"
+        # remote does): it is sent the drivers' snoop requests too.
+        self.chained = False
         # Messages gathered during this loop iteration (None: nothing sent yet).
         self.pending: list[bytes] | None = None
         self.pending_size = 0
+        # Loop time of the last write to it (for the keepalive).
+        self.last_write = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)  # noqa: S101
@@ -301,6 +328,7 @@ class _Client(asyncio.Protocol):
             max_element=server.max_element, max_blob_element=server.max_blob_element
         )
         self.admitted = True
+        self.last_write = asyncio.get_running_loop().time()
         logger.info("%s connected", self.label)
 
     def data_received(self, data: bytes) -> None:
@@ -347,7 +375,9 @@ class _Client(asyncio.Protocol):
         if pending is None:
             transport.write(data)
             self.pending = []
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop = asyncio.get_running_loop()
+            self.last_write = loop.time()
+            loop.call_soon(self._flush)
         else:
             pending.append(data)
             self.pending_size += len(data)
@@ -476,6 +506,9 @@ class _InProcess(_DriverSide, DriverLink):
         self.inbox: deque[Event] = deque()
         self.wakeup = asyncio.Event()
         self.paused: set[_Client | _DriverSide] = set()
+        # Snooped BLOBs come without asking, as under indipyserver (whose
+        # drivers have no way to ask); send_enableBLOB("Never", ...) stops them.
+        self.snoop_blobs.update(EnableBLOB(policy=BLOBPolicy.ALSO))
         driver._link = self
         # DriverLink: what the driver sends comes here, without a coroutine.
         self.send_nowait = self._send_nowait
@@ -852,7 +885,10 @@ class _Remote(_DriverSide):
         writer = self.writer
         if writer is None or writer.is_closing():
             return
-        writer.write(encode(event) if data is None else data)
+        payload = encode(event) if data is None else data
+        if self.debug_enable and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s RX:: %s", self.label, payload.decode("utf-8", "replace").rstrip())
+        writer.write(payload)
         if writer.transport.get_write_buffer_size() > self.server.max_client_queue:
             logger.error("%s is not reading; reconnecting", self.label)
             writer.transport.abort()
@@ -877,7 +913,13 @@ class _Remote(_DriverSide):
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
         logger.info("%s connected", self.label)
+        # As indiserver's "@host:port" remote (RemoteDvrInfo::start): device "*"
+        # asks for every device and marks this link as a chained server, so the
+        # other server sends its drivers' snoop requests here too. The
+        # device-less request before it is for drivers that know no "*" (a
+        # pi_indi driver run by indiserver); libindi drivers answer both.
         self.deliver(GetProperties(version="1.7"), None)
+        self.deliver(GetProperties(version="1.7", device=ANY), None)
         self.deliver(
             EnableBLOB(policy=BLOBPolicy.ALSO if self.blob_enable else BLOBPolicy.NEVER), None
         )
@@ -1014,6 +1056,10 @@ class IPyServer:
         self._driver_tasks: dict[int, asyncio.Task[Any]] = {}  # by id(): drivers are dicts
         # Set once the listening socket is bound (``port`` then holds the real port).
         self.listening = asyncio.Event()
+        #: Set when :meth:`asyncrun` has finished (``await server.stopped.wait()``).
+        self.stopped = asyncio.Event()
+        self._keepalive: float = 30  # an int, as indipyserver has it
+        self._keepalive_changed = asyncio.Event()
 
     @property
     def max_client_queue(self) -> int:
@@ -1063,20 +1109,53 @@ class IPyServer:
         ex.debug_enable = debug_enable
         self._exdrivers.append(ex)
 
-    def add_remote(self, host: str, port: int = 7624, blob_enable: bool = False) -> None:
-        """Serve the devices of another INDI server too, reconnecting when the link drops."""
-        self._remotes.append(_Remote(self, host, port, blob_enable))
+    def add_remote(
+        self, host: str, port: int = 7624, blob_enable: bool = False, debug_enable: bool = False
+    ) -> None:
+        """Serve the devices of another INDI server too, reconnecting when the link drops.
+
+        Args:
+            host: the other server's address.
+            port: its port.
+            blob_enable: ask it for BLOBs (``enableBLOB Also``), so that its
+                BLOBs reach the clients that want them and the in-process
+                drivers that snoop on its devices. False asks for none
+                (``Never``): no BLOB comes over the link.
+            debug_enable: log, at DEBUG on ``pi_indi.server``, the XML that
+                crosses the link both ways (``remote HOST:PORT RX::`` what we
+                send it, ``TX::`` what it sends), as indipyserver does.
+        """
+        remote = _Remote(self, host, port, blob_enable)
+        remote.debug_enable = debug_enable
+        self._remotes.append(remote)
 
     # -- running --
 
     async def asyncrun(self) -> None:
-        """Run until :meth:`shutdown` (or SIGTERM/SIGINT when run in the main thread)."""
+        """Run until :meth:`shutdown`, or SIGTERM when run in the main thread.
+
+        SIGINT (Ctrl-C) is left to whoever runs the loop, as indipyserver
+        leaves it: under ``asyncio.run()`` the main task is cancelled, this
+        server closes everything as it unwinds, and ``asyncio.run()`` raises
+        ``KeyboardInterrupt``, so a script's ``except KeyboardInterrupt:``
+        runs, and tasks gathered with the server end with it.
+        """
+        try:
+            await self._run()
+        finally:
+            self._stopped = True
+            self.stopped.set()
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         if self._stopped:
             return
         installed: list[signal.Signals] = []
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        # Not SIGINT: a handler here would swallow the KeyboardInterrupt that
+        # asyncio.run() raises for it, and the script around the server
+        # would neither stop nor see it.
+        for sig in (signal.SIGTERM,):
             with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
                 loop.add_signal_handler(sig, self.shutdown)
                 installed.append(sig)
@@ -1101,6 +1180,7 @@ class IPyServer:
             raise
         logger.info("listening on %s", ", ".join(self.addresses))
         self.listening.set()
+        tasks.append(loop.create_task(self._send_keepalives()))
         try:
             await self._stop.wait()
         finally:
@@ -1246,11 +1326,67 @@ class IPyServer:
         logger.info("now listening on %s", ", ".join(self.addresses))
         return True
 
-    def shutdown(self) -> None:
-        """Stop the server: stop listening, stop every driver, close every client."""
+    def shutdown(self, shutdownmessage: str = "") -> None:
+        """Stop the server: stop listening, stop every driver, close every client.
+
+        Args:
+            shutdownmessage: why, logged at ERROR when given (as indipyserver
+                logs it).
+        """
+        if shutdownmessage:
+            logger.error("%s", shutdownmessage)
         self._stopped = True
         if self._stop is not None:
             self._stop.set()
+
+    @property
+    def stop(self) -> bool:
+        """True once :meth:`shutdown` has been called or the server has stopped."""
+        return self._stopped
+
+    @property
+    def keepalive(self) -> float:
+        """Seconds of silence after which a client is sent a keep-alive message.
+
+        A client that has been sent nothing for this long gets
+        ``<message message="Keep alive message"/>``, so that clients which
+        drop a silent server (indipyclient does, 40 s after its last request)
+        stay connected. 0 turns it off. As in indipyserver, it is 30.
+        """
+        return self._keepalive
+
+    @keepalive.setter
+    def keepalive(self, seconds: float) -> None:
+        if not seconds >= 0:
+            raise ValueError(f"keepalive must be 0 (off) or a number of seconds, not {seconds}")
+        self._keepalive = seconds
+        self._keepalive_changed.set()
+
+    async def _send_keepalives(self) -> None:
+        # Sleeps until the quietest client is due; no periodic tick.
+        loop = asyncio.get_running_loop()
+        changed = self._keepalive_changed
+        while True:
+            period = self._keepalive
+            wait: float | None = None
+            if period > 0:
+                now = loop.time()
+                wait = period
+                due = []
+                for client in self._clients:
+                    quiet = now - client.last_write
+                    if quiet >= period:
+                        due.append(client)
+                    else:
+                        wait = min(wait, period - quiet)
+                if due:
+                    data = encode(Message(timestamp=_now(), message="Keep alive message"))
+                    for client in due:
+                        client.write(data)
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await changed.wait()
 
     async def send_message(self, message: str, timestamp: datetime | None = None) -> None:
         """Send a site-wide ``<message>`` to every client."""
@@ -1314,16 +1450,20 @@ class IPyServer:
             return
         if kind is GetProperties:
             assert isinstance(event, GetProperties)  # noqa: S101
+            if event.device == ANY:
+                client.chained = True
+            event = _scoped(event)
             self._client_watch.add(client, client.interest, event.device, event.name)
-            if event.version is None:
-                # libindi drivers exit on a getProperties without version.
-                event = GetProperties(version="1.7", device=event.device, name=event.name)
             self._to_drivers(event, None)
             return
         if kind is EnableBLOB:
-            # The Connection has recorded the choice; it also shows interest.
-            device = event.device  # type: ignore[union-attr]
+            # The Connection has recorded the choice; it also shows interest
+            # (device "*": in everything, as for indiserver's chained servers).
+            device: str | None = event.device  # type: ignore[union-attr]
             if device is not None:
+                if device == ANY:
+                    client.chained = True
+                    device = None
                 self._client_watch.add(client, client.interest, device, None)
             return
         if kind is PingReply:
@@ -1400,6 +1540,32 @@ class IPyServer:
                 if remote is not origin:
                     remote.deliver(event, data)
 
+    def _to_servers(self, side: _DriverSide, event: GetProperties) -> None:
+        """Send a driver's snoop request down to the servers chained to this one.
+
+        indiserver's q2Servers (called for every getProperties from a driver,
+        "Send getProperties to upstream chained servers as well"): a client
+        that named device "*" (``allprops == 2``) gets it, and so does one that
+        asked for a device of the snooping driver (a chained ``Dev@host``
+        server). The chained server then snoops on our behalf and sends what
+        it hears back as a client (see ``_from_client``). Plain clients ignore
+        a getProperties from the server (libindi's BaseClient does).
+        """
+        data: bytes | None = None
+        devices = side.devices
+        for client in self._clients:
+            interest = client.interest
+            if client.chained or (
+                devices
+                and (
+                    not devices.isdisjoint(interest.devices)
+                    or any(device in devices for device, _ in interest.props)
+                )
+            ):
+                if data is None:
+                    data = encode(event)
+                client.write(data)
+
     def _driver_sides(self) -> Iterable[_DriverSide]:
         yield from self._in_process
         yield from self._exdrivers
@@ -1418,7 +1584,9 @@ class IPyServer:
             return
         if kind is GetProperties:
             assert isinstance(event, GetProperties)  # noqa: S101
+            event = _scoped(event)
             self._snoop_watch.add(side, side.snoop, event.device, event.name)
+            self._to_servers(side, event)
             self._to_drivers(event, side)
             return
         if kind is EnableBLOB:

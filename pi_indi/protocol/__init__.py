@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pi_indi.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from pi_indi.protocol._codec import check_plain, decode_element, encode
-from pi_indi.protocol._connection import CLOSED, NEED_DATA, BLOBPolicyTable, Connection
+from pi_indi.protocol._connection import (
+    ANY,
+    CLOSED,
+    NEED_DATA,
+    BLOBPolicyTable,
+    Connection,
+    request_scope,
+)
 from pi_indi.protocol._enums import BLOBPolicy, Permission, PropertyState, SwitchRule, SwitchState
 from pi_indi.protocol._events import (
     DefBLOB,
@@ -55,6 +62,7 @@ from pi_indi.protocol._format import (
 from pi_indi.protocol._xml import Element, ElementStream, PlainVector
 
 __all__ = [
+    "ANY",
     "CLOSED",
     "NEED_DATA",
     "BLOBPolicy",
@@ -111,4 +119,5 @@ __all__ = [
     "number_to_wire",
     "parse_number",
     "parse_timestamp",
+    "request_scope",
 ]

@@ -11,7 +11,7 @@ from pi_indi.protocol._enums import BLOBPolicy
 from pi_indi.protocol._events import EnableBLOB, Event, SetBLOBVector
 from pi_indi.protocol._xml import ElementStream
 
-__all__ = ["CLOSED", "NEED_DATA", "BLOBPolicyTable", "Connection"]
+__all__ = ["ANY", "CLOSED", "NEED_DATA", "BLOBPolicyTable", "Connection", "request_scope"]
 
 
 class _Sentinel:
@@ -31,6 +31,31 @@ CLOSED: Final = _Sentinel("CLOSED")
 """Returned by :meth:`Connection.next_event` once the peer closed and all is read."""
 
 
+ANY: Final = "*"
+"""The device name (and here also property name) that means every one.
+
+indiserver reserves the device name ``*``: a chained indiserver started with
+``@host:port`` (every device of that server) asks it for
+``<getProperties device="*" version="1.7"/>`` (RemoteDvrInfo::start), and the
+server marks a connection whose messages name a device starting with ``*`` as
+a chained server that gets everything (``if (dev[0] == '*' &&
+!this->props.size()) this->allprops = 2;`` in ClInfo::onMessage) and sends
+getProperties for ``*`` on to every driver (``dev[0] != '*' &&
+!dp->isHandlingDevice(dev)`` in DvrInfo::q2RDrivers). pi_indi reads ``*`` as
+"every" wherever a request names a device or property: getProperties,
+enableBLOB and snoop requests.
+"""
+
+
+def request_scope(device: str | None, name: str | None) -> tuple[str | None, str | None]:
+    """The device and property a request is about, with :data:`ANY` read as None (every).
+
+    ``(None, None)`` is everything, ``("Dev", None)`` every property of Dev, and
+    ``(None, "P")`` (from ``device="*" name="P"``) property P of every device.
+    """
+    return (None if device == ANY else device), (None if name == ANY else name)
+
+
 class BLOBPolicyTable:
     """Which BLOBs one peer asked for with ``enableBLOB``, as indiserver keeps it.
 
@@ -40,32 +65,45 @@ class BLOBPolicyTable:
     it before; a property-level choice wins over the device and connection
     level in both directions; and ``Only`` at device or connection level
     suppresses every non-BLOB message for that device.
+
+    ``device="*"`` is the whole connection, as indiserver takes it (without a
+    name it sets the client's own policy); ``device="*"`` with a name is that
+    property of every device (indiserver records it under device "*" and so
+    never applies it); ``name="*"`` is the whole device.
     """
 
-    __slots__ = ("_default", "_devices", "_properties")
+    __slots__ = ("_any_device", "_default", "_devices", "_properties")
 
     def __init__(self) -> None:
         self._default = BLOBPolicy.NEVER
         self._devices: dict[str, BLOBPolicy] = {}
         self._properties: dict[tuple[str, str], BLOBPolicy] = {}
+        self._any_device: dict[str, BLOBPolicy] = {}  # property name -> policy
 
     def update(self, event: EnableBLOB) -> None:
         """Record one ``enableBLOB`` request."""
-        if event.device is None:
-            self._default = event.policy
-            self._devices.clear()
-            self._properties.clear()
-        elif event.name is None:
-            self._devices[event.device] = event.policy
-            for key in [k for k in self._properties if k[0] == event.device]:
+        device, name = request_scope(event.device, event.name)
+        if device is None:
+            if name is None:
+                self._default = event.policy
+                self._devices.clear()
+                self._properties.clear()
+                self._any_device.clear()
+            else:
+                self._any_device[name] = event.policy
+        elif name is None:
+            self._devices[device] = event.policy
+            for key in [k for k in self._properties if k[0] == device]:
                 del self._properties[key]
         else:
-            self._properties[(event.device, event.name)] = event.policy
+            self._properties[(device, name)] = event.policy
 
     def policy(self, device: str, name: str | None = None) -> BLOBPolicy:
         """The policy in force for a device, or for one of its properties."""
         if name is not None:
             found = self._properties.get((device, name))
+            if found is None and self._any_device:
+                found = self._any_device.get(name)
             if found is not None:
                 return found
         return self._devices.get(device, self._default)
