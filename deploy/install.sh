@@ -116,6 +116,11 @@ say "installing $source_arg into $venv"
 # importing it: importing lgpio creates a FIFO in the working directory.
 if [ "${PI_INDI_NO_LGPIO:-0}" = 1 ]; then
     say "not installing lgpio (PI_INDI_NO_LGPIO=1): only pin_factory = \"mock\" will work"
+elif [ -n "$root" ]; then
+    # This machine's Python and packages are not the target's (an image for
+    # a Pi built on a PC): lgpio must come from the target's apt, or from a
+    # run of this script on the target itself.
+    say "not installing lgpio into another root: on the target, apt install python3-lgpio or run this script there"
 elif "$venv/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("lgpio") is None)'; then
     say "lgpio is there: $("$venv/bin/python" -c 'import importlib.util; print(importlib.util.find_spec("lgpio").origin)')"
 else
@@ -163,7 +168,8 @@ fi
 # only files that changed, so a rule read before the group existed would be
 # kept without it until a reboot. Hence the touch.
 put 0644 "$etc/udev/rules.d/60-pi-indi-gpio.rules" <"$udev_src"
-if [ -z "$root" ] && [ -d /run/udev ] && command -v udevadm >/dev/null 2>&1; then
+if [ -z "$root" ] && [ -d /run/udev ] && command -v udevadm >/dev/null 2>&1 \
+    && ! systemd-detect-virt --quiet --chroot 2>/dev/null; then
     touch "$etc/udev/rules.d/60-pi-indi-gpio.rules"
     udevadm control --reload || say "udevadm control --reload failed"
     udevadm trigger --action=add --subsystem-match=gpio \

@@ -118,6 +118,8 @@ class Appliance:
             reload_state if reload_state is not None else ReloadStateFile.from_environ()
         )
         self.store = StateStore(config.state.path)
+        #: what clients changed (labels, pulse durations): kept whether or not states are restored
+        self.settings = StateStore(config.state.path, "settings.toml", "settings")
         self.statuses: list[DeviceStatus] = []
         self.drivers: list[IPyDriver] = []
         # device name -> (its table, its driver), for the devices running
@@ -162,6 +164,7 @@ class Appliance:
             self.hardware.open()
         if self.config.state.restore:
             self.store.load()
+        self.settings.load()
         for device in self.config.devices:
             self._build_one(device)
             failed = getattr(self.hardware, "open_error", None) if on_demand else None
@@ -227,6 +230,9 @@ class Appliance:
             options=device.options,
             hardware=self.hardware,
             saved_state=self.store.get(device.name) if restore else None,
+            settings=self.settings.get(device.name),
+            save_settings=partial(self.settings.save, device.name),
+            load_settings=partial(self.settings.read, device.name),
         )
         if restore:
             # Nothing is written unless it will be read back: a laptop trying
@@ -541,6 +547,8 @@ class Appliance:
             self.hardware = self._load_hardware(new)
             if new.state.path != old.state.path:
                 self.store = StateStore(new.state.path)
+                self.settings = StateStore(new.state.path, "settings.toml", "settings")
+                self.settings.load()
         # As in build(): a back end with an open_error attribute starts its pin
         # library with the first device that uses pins; others are opened first.
         on_demand = hasattr(self.hardware, "open_error")

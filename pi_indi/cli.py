@@ -201,11 +201,24 @@ def _cmd_reload(args: argparse.Namespace) -> int:
         )
         return EX_CONFIG
     _warn_unloadable(config, sys.stderr)
-    states = ReloadStateFile(args.runtime_dir or os.environ.get("RUNTIME_DIRECTORY") or None)
+    # The same directory the service writes to, $RUNTIME_DIRECTORY's first.
+    states = (
+        ReloadStateFile(args.runtime_dir) if args.runtime_dir else ReloadStateFile.from_environ()
+    )
     try:
         before = states.read(pid)
     except OSError as exc:
         print(f"pi-indi: cannot read {states.path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    if states.path is not None and before is None:
+        # Where the service would say it can reload, it said nothing: not the
+        # service (a wrong PID), or one that has no SIGHUP handler yet, which
+        # the signal would end.
+        print(
+            f"pi-indi: PID {pid} published nothing in {states.path}: not signalling a"
+            " process that may not reload (is it pi-indi serve, and listening?)",
+            file=sys.stderr,
+        )
         return 1
     if before is not None and not before.reloadable:
         # Its SIGHUP handler is not installed: the signal would end it.
@@ -230,14 +243,9 @@ def _cmd_reload(args: argparse.Namespace) -> int:
         print(f"pi-indi: not allowed to signal PID {pid}", file=sys.stderr)
         return 1
     if states.path is None or before is None:
-        where = (
-            "no --runtime-dir or $RUNTIME_DIRECTORY"
-            if states.path is None
-            else f"PID {pid} published nothing in {states.path}"
-        )
         print(
-            f"pi-indi: sent SIGHUP to PID {pid}; not waiting for the outcome ({where});"
-            " its log says how the reload went",
+            f"pi-indi: sent SIGHUP to PID {pid}; not waiting for the outcome (no"
+            " --runtime-dir or $RUNTIME_DIRECTORY); its log says how the reload went",
             file=sys.stderr,
         )
         return 0
@@ -299,7 +307,66 @@ def _cmd_show_config(args: argparse.Namespace) -> int:
         return EX_CONFIG
     print(f"# effective config of {config.source}, defaults filled in")
     sys.stdout.write(tomli_w.dumps(config_to_dict(config)))
+    lines = _settings_lines(config)
+    if lines:
+        print()
+        print("\n".join(lines))
     return 0
+
+
+def _settings_lines(config: Config) -> list[str]:
+    """What clients may change on each device, the value in effect and where it comes from.
+
+    The devices are built on gpiozero's mock pins (the real ones are not
+    touched, and nothing is saved) with the settings saved in
+    ``settings.toml`` of the state directory on top of the config file, as
+    the service starts them. The lines are TOML comments, so the output stays
+    a config file.
+    """
+    import dataclasses
+
+    import tomli_w
+
+    from pi_indi.appliance import Appliance
+
+    mock = dataclasses.replace(
+        config,
+        gpio=dataclasses.replace(config.gpio, pin_factory="mock"),
+        # Restoring would hand the drivers a save_state: nothing may be written here.
+        state=dataclasses.replace(config.state, restore=False),
+    )
+    settings_file = os.path.join(config.state.path, "settings.toml")
+    appliance = Appliance(mock)
+    lines: list[str] = []
+    try:
+        appliance.build()
+        for name, (_, driver) in appliance.running.items():
+            values = getattr(driver, "setting_values", None)
+            if values is None:
+                continue
+            found = values()
+            if not found:
+                continue
+            lines.append(f"# [{name}]")
+            for setting in found:
+                value = tomli_w.dumps({"v": setting.value}).strip()[len("v = ") :]
+                origin = (
+                    f"saved by a client in {settings_file}"
+                    if setting.saved
+                    else f"from {config.source}"
+                )
+                lines.append(f"#   {setting.vector}.{setting.member} = {value}  # {origin}")
+    except Exception as exc:  # noqa: BLE001 - the config above is shown whatever happens
+        lines.append(f"# (cannot show the settings clients changed: {exc})")
+    finally:
+        appliance.close()
+    if lines:
+        lines.insert(
+            0,
+            "# settings clients may change (labels, pulse durations, polling periods),"
+            " as the service starts with them:",
+        )
+    return lines
 
 
 def _cmd_list_drivers(args: argparse.Namespace) -> int:

@@ -117,6 +117,12 @@ class DriverContext:
         saved_state: the state the driver last saved, when restoring is on.
         save_state: call with a small mapping of plain values (TOML types) to
             persist it; it is written atomically, off the event loop.
+        settings: the settings clients changed and the driver saved (labels,
+            pulse durations), whether or not output states are restored.
+        save_settings: call with a small mapping of plain values to persist
+            the settings (in ``settings.toml`` of the state directory).
+        load_settings: read the saved settings again from where
+            ``save_settings`` writes them (CONFIG_LOAD); None when there are none.
     """
 
     devicename: str
@@ -124,6 +130,9 @@ class DriverContext:
     hardware: Any
     saved_state: Mapping[str, Any] | None = None
     save_state: Callable[[Mapping[str, Any]], None] = field(default=lambda state: None)
+    settings: Mapping[str, Any] | None = None
+    save_settings: Callable[[Mapping[str, Any]], None] = field(default=lambda settings: None)
+    load_settings: Callable[[], Mapping[str, Any] | None] | None = None
 
 
 class DriverStatus(enum.StrEnum):

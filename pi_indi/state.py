@@ -24,10 +24,26 @@ logger = logging.getLogger(__name__)
 
 
 class StateStore:
-    """The saved states of every device, by device name, in ``DIRECTORY/state.toml``."""
+    """The saved states of every device, by device name, in ``DIRECTORY/state.toml``.
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.path = Path(directory) / "state.toml"
+    The appliance keeps two: the output states (``state.toml``, written only
+    when ``[state] restore`` is on) and the settings clients change, such as
+    the labels (``settings.toml``, written when one is changed).
+
+    Args:
+        directory: the state directory.
+        filename: the file in it.
+        what: what it holds, for the log.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        filename: str = "state.toml",
+        what: str = "output states",
+    ) -> None:
+        self.path = Path(directory) / filename
+        self.what = what
         self.states: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._version = 0
@@ -50,9 +66,44 @@ class StateStore:
         """The saved state of one device, if any."""
         return self.states.get(devicename)
 
+    @property
+    def pending(self) -> bool:
+        """Whether a save is still on its way to the disk."""
+        with self._lock:
+            return self._version > self._written
+
+    def read(self, devicename: str) -> dict[str, Any] | None:
+        """One device's entry read again from the file (what CONFIG_LOAD applies).
+
+        The file wins, so an entry edited by hand is seen; while a write is
+        still on its way to the disk, the entry about to be written is the
+        saved one. A missing or broken file gives None.
+        """
+        if not self.pending:
+            try:
+                with open(self.path, "rb") as f:
+                    data = tomllib.load(f)
+            except FileNotFoundError:
+                data = {}
+            except (OSError, ValueError) as exc:
+                logger.warning("cannot read saved %s from %s (%s)", self.what, self.path, exc)
+                return None
+            entry = data.get(devicename)
+            if isinstance(entry, dict):
+                self.states[devicename] = dict(entry)
+            else:
+                self.states.pop(devicename, None)
+        return self.get(devicename)
+
     def save(self, devicename: str, state: Mapping[str, Any]) -> None:
-        """Record a device's state and write the file (off the loop when one runs)."""
-        self.states[devicename] = dict(state)
+        """Record a device's state and write the file (off the loop when one runs).
+
+        An empty *state* removes the device's entry (CONFIG_PURGE).
+        """
+        if state:
+            self.states[devicename] = dict(state)
+        else:
+            self.states.pop(devicename, None)
         self._version += 1
         snapshot = (self._version, {k: dict(v) for k, v in self.states.items()})
         try:
@@ -86,7 +137,7 @@ class StateStore:
                     raise
             except (OSError, TypeError, ValueError) as exc:
                 logger.error(  # noqa: TRY400 - the reason says it all
-                    "cannot save output states to %s: %s", self.path, exc
+                    "cannot save %s to %s: %s", self.what, self.path, exc
                 )
                 return
             self._written = version

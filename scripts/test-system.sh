@@ -67,7 +67,7 @@ trap cleanup EXIT
 
 echo "== the guest (scripts/system-test/build-guest.sh)"
 t=$SECONDS
-guest="$(timeout 1200 bash scripts/system-test/build-guest.sh "$cache")"
+guest="$(timeout --foreground 1200 bash scripts/system-test/build-guest.sh "$cache")"
 echo "   $guest ($((SECONDS - t)) s)"
 
 echo "== what gets installed in it"
@@ -92,7 +92,8 @@ echo "   $(ls "$art/wheels" | tr '\n' ' ') ($((SECONDS - t)) s)"
 
 echo "== the checks (tests/system/run.py)"
 status=0
-timeout --signal=TERM --kill-after=30 1500 \
+# --foreground: Ctrl-C reaches the checks, which power the guest off.
+timeout --foreground --signal=TERM --kill-after=150 1500 \
     "$python" -m tests.system.run --guest "$guest" --artifacts "$art" --work "$work" || status=$?
 echo "system test: $((SECONDS - started)) s in all"
 exit "$status"

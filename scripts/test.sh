@@ -17,6 +17,17 @@ if ! command -v indiserver >/dev/null 2>&1; then
     $SUDO apt-get install -y -qq indi-bin >/dev/null
 fi
 
+# KStars itself, headless (tests/interop/test_kstars.py drives it over D-Bus
+# under Xvfb): about 300 MB and 20 s the first time.
+if ! command -v kstars >/dev/null 2>&1 || ! command -v Xvfb >/dev/null 2>&1 \
+        || ! command -v qdbus >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    echo "== installing KStars, Xvfb and qdbus (for the KStars test)"
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        kstars xvfb dbus-x11 qdbus-qt5 >/dev/null
+fi
+
 VENV="${PI_INDI_VENV:-.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
     echo "== creating $VENV"

@@ -61,9 +61,12 @@ class FakeLgpio:
 
     def gpio_claim_output(self, handle: int, gpio: int, level: int = 0, flags: int = 0) -> int:
         self.calls.append(("gpio_claim_output", gpio, int(level), flags))
+        # As real lgpio on a kernel chip does (seen in the kernel's gpio
+        # trace): a line this handle already holds as an output keeps its level.
+        if self.modes.get(gpio) != "output":
+            self.levels[gpio] = int(level)
         self.modes[gpio] = "output"
         self.flags[gpio] = flags
-        self.levels[gpio] = int(level)
         return 0
 
     def gpio_claim_alert(

@@ -6,13 +6,24 @@ import asyncio
 import dataclasses
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pi_indi.appliance import Appliance
 from pi_indi.config import parse_config
 from pi_indi.errors import HardwareError
-from pi_indi.protocol import GetProperties, NewSwitchVector, SetSwitchVector, SwitchState
+from pi_indi.protocol import (
+    DefSwitchVector,
+    GetProperties,
+    NewNumberVector,
+    NewSwitchVector,
+    NewTextVector,
+    SetNumberVector,
+    SetSwitchVector,
+    SetTextVector,
+    SwitchState,
+)
 from pi_indi.registry import DriverStatus
 from pi_indi_drivers._gpio import Gpio
 from tests.server.test_server import Client
@@ -150,3 +161,49 @@ async def test_a_reload_whose_pin_factory_fails_can_be_undone(tmp_path: Path):
     finally:
         await stop(appliance, task, client)
         appliance.close()
+
+
+async def wait_for_file(path: Path, text: str) -> None:
+    """Wait until *path* holds *text* (saves are written off the loop)."""
+    for _ in range(300):
+        if path.exists() and text in path.read_text():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{path} was not written")
+
+
+@pytest.mark.parametrize("restore", [False, True])
+async def test_labels_and_pulse_durations_persist_across_a_restart(tmp_path: Path, restore: bool):
+    # libindi saves DIGITAL_OUTPUT_LABELS and PULSE_i to its config
+    # (indioutputinterface.cpp saveConfig); pi-indi to settings.toml in the
+    # state directory, whether or not output states are restored. The TOML
+    # config is never rewritten.
+    appliance, _ = make(tmp_path, restore=restore)
+    task, client = await serve(appliance)
+    await client.send(
+        NewTextVector(
+            device="Relays", name="DIGITAL_OUTPUT_LABELS", values={"DIGITAL_OUTPUT_1": "Roof"}
+        )
+    )
+    await client.expect(lambda e: isinstance(e, SetTextVector) and e.device == "Relays")
+    await client.send(NewNumberVector(device="Relays", name="PULSE_0", values={"DURATION": "800"}))
+    await client.expect(lambda e: isinstance(e, SetNumberVector) and e.name == "PULSE_0")
+    await stop(appliance, task, client)
+    appliance.close()
+    await wait_for_file(tmp_path / "settings.toml", "pulse_ms")
+    saved = tomllib.loads((tmp_path / "settings.toml").read_text())
+    assert saved["Relays"]["labels"] == {"DIGITAL_OUTPUT_LABELS": {"DIGITAL_OUTPUT_1": "Roof"}}
+
+    again, _ = make(tmp_path, restore=restore)
+    task, client = await serve(again)
+    try:
+        defined: Any = await client.expect(
+            lambda e: isinstance(e, DefSwitchVector) and e.name == "DIGITAL_OUTPUT_1"
+        )
+        assert defined.label == "Roof"
+        device: Any = again.drivers[0]["Relays"]
+        assert device["DIGITAL_OUTPUT_LABELS"]["DIGITAL_OUTPUT_1"] == "Roof"
+        assert device["PULSE_0"].getfloatvalue("DURATION") == 800
+    finally:
+        await stop(again, task, client)
+        again.close()

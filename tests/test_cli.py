@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -72,6 +73,58 @@ def test_reload_with_a_bad_file_exits_78_without_signalling(tmp_path: Path):
             assert out.returncode == cli.EX_CONFIG
             assert "  server.prot: unknown key; did you mean 'port'?" in out.stderr
             assert f"not reloading PID {victim.pid}" in out.stderr
+            assert victim.poll() is None
+        finally:
+            victim.kill()
+
+
+def test_reload_does_not_signal_a_process_that_published_nothing(tmp_path: Path):
+    # A runtime directory is known but this PID never said it can reload
+    # (a wrong PID, or a service not listening yet): SIGHUP could end it.
+    path = tmp_path / "good.toml"
+    path.write_text("")
+    with subprocess.Popen(["sleep", "30"]) as victim:
+        try:
+            out = run_cli(
+                "reload", "--pid", str(victim.pid), "--config", str(path),
+                "--runtime-dir", str(tmp_path),
+            )  # fmt: skip
+            assert out.returncode == 1
+            assert "published nothing" in out.stderr
+            assert victim.poll() is None
+        finally:
+            victim.kill()
+
+
+def test_reload_looks_where_the_service_writes_when_runtime_directory_names_several(
+    tmp_path: Path,
+):
+    from pi_indi._systemd import ReloadState, ReloadStateFile
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    path = tmp_path / "good.toml"
+    path.write_text("")
+    env = {**os.environ, "RUNTIME_DIRECTORY": f"{first}:{second}"}
+    with subprocess.Popen(["sleep", "30"]) as victim:
+        try:
+            # What the service publishes: its file in the first directory,
+            # saying it cannot reload (so the command refuses, without a signal).
+            written = ReloadStateFile.from_environ(env)
+            assert written.path == str(first / "reload.json")
+            written.write(
+                ReloadState(pid=victim.pid, config=str(path), reloadable=False, started=0,
+                            outcomes=())
+            )  # fmt: skip
+            out = subprocess.run(
+                [sys.executable, "-m", "pi_indi", "reload", "--pid", str(victim.pid),
+                 "--config", str(path)],
+                capture_output=True, text=True, check=False, timeout=60, env=env,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            assert out.returncode == 1, out.stderr
+            assert "cannot reload" in out.stderr
             assert victim.poll() is None
         finally:
             victim.kill()

@@ -233,6 +233,23 @@ def test_a_released_output_is_still_an_input_until_the_next_device(fake_lgpio: F
         gpio.close()
 
 
+def test_an_output_built_again_on_a_line_released_held_gets_its_level(fake_lgpio: FakeLgpio):
+    # DISCONNECT releases a relay holding its safe level (off); CONNECT builds
+    # it again, restored on. lgpio keeps a line the handle still holds as an
+    # output at its level: the new device must set it.
+    gpio = Gpio("lgpio")
+    try:
+        device = gpio.create("OutputDevice", pin="GPIO27", initial_value=False)
+        with gpio.holding():
+            gpio.release(device)
+        assert fake_lgpio.modes[27] == "output"
+        assert fake_lgpio.levels[27] == 0
+        gpio.create("OutputDevice", pin="GPIO27", initial_value=True)
+        assert fake_lgpio.levels[27] == 1
+    finally:
+        gpio.close()
+
+
 def test_the_pin_keeps_every_attribute_of_gpiozeros_lgpiopin(fake_lgpio: FakeLgpio):
     # Its __init__ stands in for LGPIOPin's (which claims the line).
     stock = LGPIOFactory()
@@ -246,7 +263,7 @@ def test_the_pin_keeps_every_attribute_of_gpiozeros_lgpiopin(fake_lgpio: FakeLgp
         got = set(vars(gpio.factory.pin("GPIO6")))
     finally:
         gpio.close()
-    assert got - expected == {"_claimed", "_output_pending"}
+    assert got - expected == {"_claimed", "_output_pending", "_claimed_as_output"}
     assert expected <= got
 
 

@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import gpiozero
 import pytest
 
 from pi_indi import cli
@@ -228,6 +229,34 @@ def test_auto_takes_the_first_that_starts(monkeypatch: pytest.MonkeyPatch, tried
     assert gpio.factory is started
     assert gpio.open_error is None
     assert tried == ["lgpio", "rpigpio"]
+
+
+def test_auto_says_which_factories_it_fell_back_from(
+    monkeypatch: pytest.MonkeyPatch, tried: list[str], caplog: pytest.LogCaptureFixture
+):
+    started = object()
+    failing = _gpio._factory_class
+
+    def factory_class(name: str) -> Any:
+        return (lambda: started) if name == "pigpio" else failing(name)
+
+    monkeypatch.setattr(_gpio, "_factory_class", factory_class)
+    with caplog.at_level("WARNING", logger="pi_indi_drivers._gpio"):
+        Gpio("auto").open()
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage().splitlines() == [
+        "pin factory pigpio, after these could not start:",
+        "  lgpio: lgpio refused",
+        "  rpigpio: rpigpio refused",
+    ]
+
+
+def test_a_pc_with_a_gpiochip_is_told_it_is_not_a_pi(monkeypatch: pytest.MonkeyPatch):
+    # gpiozero stops at the board revision before opening a chip: a chip the
+    # process may not open is not the reason, and udev advice would mislead.
+    monkeypatch.setattr(_gpio, "_gpiochip_problem", lambda: "permission denied on gpiochip0")
+    why = _gpio._why_not_started("lgpio", gpiozero.PinUnknownPi("no revision"))
+    assert why.startswith("not a Raspberry Pi")
 
 
 def test_auto_honours_gpiozero_pin_factory(monkeypatch: pytest.MonkeyPatch, tried: list[str]):

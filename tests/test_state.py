@@ -67,3 +67,15 @@ def test_an_unwritable_directory_is_logged_not_raised(
     store.save("Relays", {"n": 1})
     assert "cannot save output states" in caplog.text
     assert store.get("Relays") == {"n": 1}
+
+
+def test_a_second_store_in_the_same_directory_keeps_its_own_file(tmp_path: Path):
+    states = StateStore(tmp_path)
+    settings = StateStore(tmp_path, "settings.toml", "settings")
+    states.save("Relays", {"GPIO17": {"mode": "on"}})
+    settings.save("Relays", {"labels": {"DIGITAL_OUTPUT_LABELS": {"DIGITAL_OUTPUT_1": "Roof"}}})
+    assert sorted(os.listdir(tmp_path)) == ["settings.toml", "state.toml"]
+    again = StateStore(tmp_path, "settings.toml")
+    assert again.load() == {
+        "Relays": {"labels": {"DIGITAL_OUTPUT_LABELS": {"DIGITAL_OUTPUT_1": "Roof"}}}
+    }

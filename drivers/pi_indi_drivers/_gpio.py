@@ -315,9 +315,17 @@ def _start_first(names: Sequence[str]) -> Any:
     reasons: list[str] = []
     for name in names:
         try:
-            return _start_factory(name)
+            factory = _start_factory(name)
         except HardwareError as exc:
             reasons.append(f"  {name}: {exc}")
+            continue
+        if reasons:
+            # Said, not swallowed: a fallback (lgpio refused for want of a
+            # permission, say) may behave differently from the first choice.
+            logger.warning(
+                "pin factory %s, after these could not start:\n%s", name, "\n".join(reasons)
+            )
+        return factory
     raise HardwareError("no pin factory could start here:\n" + "\n".join(reasons))
 
 
@@ -336,12 +344,13 @@ def _why_not_started(name: str, exc: BaseException) -> str:
         if isinstance(exc, ModuleNotFoundError) and missing == module:
             return f"the {library} module is not installed: {install}"
         return f"cannot import {library}: {text}"
+    if isinstance(exc, gpiozero.PinUnknownPi):
+        # First: a PC has gpiochips too, and gpiozero stops before opening one.
+        return "not a Raspberry Pi (no board revision in /proc/device-tree or /proc/cpuinfo)"
     if name == "lgpio":
         problem = _gpiochip_problem()
         if problem is not None:
             return problem
-    if isinstance(exc, gpiozero.PinUnknownPi):
-        return "not a Raspberry Pi (no board revision in /proc/device-tree or /proc/cpuinfo)"
     if name == "pigpio" and "connect" in text:
         return f"{text} (is the pigpiod daemon running?)"
     return text
@@ -444,6 +453,9 @@ class _ClaimedOnce(LocalPiPin):  # type: ignore[misc]
         self._claimed = False
         #: function "output" was set: the line is claimed by the next state written
         self._output_pending = False
+        #: the line is held as an output by this process's handle (claimed so,
+        #: and not claimed again as anything else since)
+        self._claimed_as_output = False
 
     def _claim(self) -> None:
         # As gpiozero claims every line, when it makes the pin object.
@@ -452,12 +464,21 @@ class _ClaimedOnce(LocalPiPin):  # type: ignore[misc]
                 self.factory._handle, self._number, self._lgpio.SET_PULL_NONE
             )
             self._claimed = True
+            self._claimed_as_output = False
 
     def _claim_output(self, level: int) -> None:
         if self._callback is not None:  # as LGPIOPin._set_function does
             self._callback.cancel()
             self._callback = None
+        held_already = self._claimed_as_output
         self._lgpio.gpio_claim_output(self.factory._handle, self._number, level, 0)
+        self._claimed_as_output = True
+        if held_already:
+            # lgpio leaves a line this handle already holds as an output as it
+            # is (the kernel trace shows no change): a device built again on a
+            # pin that was released held (CONNECT after DISCONNECT) must set
+            # its level itself.
+            self._lgpio.gpio_write(self.factory._handle, self._number, level)
         self._claimed = True
         self._output_pending = False
 
@@ -488,7 +509,8 @@ class _ClaimedOnce(LocalPiPin):  # type: ignore[misc]
     def close(self) -> None:
         self._output_pending = False
         if self._claimed:
-            super().close()
+            super().close()  # gpiozero claims it as an input
+            self._claimed_as_output = False
         else:
             self._pwm = None  # never claimed: there is nothing to give back
 
@@ -507,6 +529,7 @@ class _ClaimedOnce(LocalPiPin):  # type: ignore[misc]
             self._output_pending = False
             self._claim()
         super()._set_function(value)
+        self._claimed_as_output = value == "output"
 
     def _get_state(self) -> Any:
         if self._pwm is None:  # else the duty, which needs no line
@@ -646,7 +669,8 @@ def _hold_outputs(factory: Any) -> list[tuple[Any, Any]]:
                 continue
             level = pin.state
         except Exception:  # a pin that cannot say is left to gpiozero
-            logger.debug("cannot read %r; closing it as gpiozero does", pin, exc_info=True)
+            # Said: this output may end up an input, against the rule.
+            logger.warning("cannot read %r; closing it as gpiozero does", pin, exc_info=True)
             continue
         pin.close = _leave_driven
         held.append((pin, level))
@@ -861,6 +885,21 @@ class Gpio:
         """
         with self._lock:
             self._holding = hold
+
+    @contextlib.contextmanager
+    def holding(self, hold: bool = True) -> Iterator[None]:
+        """Within the block, released outputs stay driven at their levels (*hold*).
+
+        A device's DISCONNECT uses it: its outputs keep their safe state while
+        its pins are released, as when the service stops.
+        """
+        with self._lock:
+            before, self._holding = self._holding, hold or self._holding
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holding = before
 
     @staticmethod
     def _close_device(device: Any) -> None:
@@ -1209,9 +1248,19 @@ class Gpio:
         self.simulated_readings = [r for r in self.simulated_readings if r.devicename != devicename]
 
     def simulate_reading(self, reading: SimulatedReading) -> None:
-        """Let a client set a sensor reading in mock mode."""
-        if self.mock:
-            self.simulated_readings.append(reading)
+        """Let a client set a sensor reading in mock mode.
+
+        A reading registered again (its device connected again) keeps the
+        value set last and is applied to the new sensor.
+        """
+        if not self.mock:
+            return
+        for known in self.simulated_readings:
+            if (known.devicename, known.name) == (reading.devicename, reading.name):
+                known.apply = reading.apply
+                reading.apply(known.value)
+                return
+        self.simulated_readings.append(reading)
 
     def drive_pin(self, pin: str, high: bool) -> None:
         """Drive a mock input pin high or low (mock mode only)."""

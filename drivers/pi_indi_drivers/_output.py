@@ -55,6 +55,8 @@ class OutputDriver(GpioDriver):
 
     def __init__(self, context: DriverContext) -> None:
         self._devices: list[Any] = []
+        # The outputs' state at DISCONNECT, which CONNECT starts from.
+        self._resume: dict[str, Any] | None = None
         try:
             super().__init__(context)
         except BaseException:
@@ -76,7 +78,13 @@ class OutputDriver(GpioDriver):
 
     @property
     def restoring(self) -> Mapping[str, Any]:
-        """The saved state to start from: empty unless there is one and ``restore`` is on."""
+        """The state to start from.
+
+        After a DISCONNECT, the state the outputs had then; at start, the
+        saved state when there is one and ``restore`` is on; else empty.
+        """
+        if self._resume is not None:
+            return self._resume
         saved = self.saved_state
         if saved is None or not getattr(self.options, "restore", True):
             return {}
@@ -101,6 +109,10 @@ class OutputDriver(GpioDriver):
         return self._start_task(coro)
 
     # -- GpioDriver --
+
+    def before_disconnect(self) -> None:
+        """Remember the outputs' state, which CONNECT restores."""
+        self._resume = self.snapshot()
 
     def close_hardware(self) -> None:
         """Release this driver's devices (their pins become free)."""

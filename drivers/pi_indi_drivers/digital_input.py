@@ -1,7 +1,9 @@
 """Digital inputs: buttons, plain inputs, PIR motion sensors and line sensors.
 
-Each input is shown the way libindi's InputInterface shows one
-(``DIGITAL_INPUT_<n>``, a read-only OFF/ON switch, and ``DIGITAL_INPUT_LABELS``)
+Each input is shown the way libindi's InputInterface
+(``libs/indibase/indiinputinterface.cpp``) shows one (``DIGITAL_INPUT_<n>``, a
+read-only OneOfMany OFF/ON switch, and ``DIGITAL_INPUT_LABELS``, rw: a client
+edit is applied and saved)
 plus a light per input (``INPUT_STATE``) and a count of activations
 (``INPUT_COUNT``); a button also has a "held" light (``INPUT_HELD``).
 
@@ -28,8 +30,6 @@ from pi_indi.properties import (
     PropertyVector,
     SwitchMember,
     SwitchVector,
-    TextMember,
-    TextVector,
 )
 from pi_indi_drivers._base import AUX_INTERFACE, INPUT_INTERFACE, GpioDriver
 
@@ -205,7 +205,8 @@ class _InputDriver(GpioDriver):
         self._edges: asyncio.Queue[tuple[_Input, str]] = asyncio.Queue()
         self.inputs: list[_Input] = []
         try:
-            for number, (pin, label) in enumerate(self.pin_labels(), 1):
+            for number, (pin, default) in enumerate(self.pin_labels(), 1):
+                label = self.label_for("DIGITAL_INPUT_LABELS", f"DIGITAL_INPUT_{number}", default)
                 device = self.gpio.create(self.gpiozero_class, pin=pin, **self.device_options())
                 # A smoothed input's state is read in run(): reading it here could block.
                 on = False if self.smoothed else self._is_on(bool(device.is_active))
@@ -277,16 +278,10 @@ class _InputDriver(GpioDriver):
             )
             vectors.append(self.held_lights)
         vectors.append(
-            TextVector(
-                name="DIGITAL_INPUT_LABELS",
-                label="Digital labels",
-                group="Options",
-                perm="ro",
-                state="Idle",
-                textmembers=[
-                    TextMember(item.vector, f"Input #{item.number}", item.label)
-                    for item in self.inputs
-                ],
+            self.labels_vector(
+                "DIGITAL_INPUT_LABELS",
+                "Digital Labels",
+                [(item.vector, f"Input #{item.number}", item.label) for item in self.inputs],
             )
         )
         return vectors

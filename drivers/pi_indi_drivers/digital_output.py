@@ -1,14 +1,19 @@
 """Digital outputs: LEDs, relays and buzzers, one INDI device per config table.
 
 Each pin in ``pins`` is output *n* (from 1) with libindi's OutputInterface
-names, which KStars and Ekos know:
+names (``libs/indibase/indioutputinterface.cpp``), which KStars, Ekos and
+libindi drivers such as Universal ROR know:
 
 - ``DIGITAL_OUTPUT_n``: switch, rw, AtMostOne, ``OFF``/``ON``;
-- ``PULSE_n``: number ``DURATION`` in ms: on for that long, then off;
-- ``BLINK_n``: numbers ``ON_TIME``/``OFF_TIME`` in seconds: blink until the
-  next ``DIGITAL_OUTPUT_n`` or ``PULSE_n`` request;
+- ``PULSE_i`` (``i = n - 1``: libindi numbers them from 0), group "Pulse
+  Mode": number ``DURATION`` in ms (0-60000), a setting: switching the output
+  ON with a duration above 0 turns it off again after that long (the vector
+  is Busy meanwhile); 0 is a plain on;
+- ``DIGITAL_OUTPUT_LABELS``: text, rw, one member per output named
+  ``DIGITAL_OUTPUT_n``: a client edit is applied and saved;
 
-and the device has ``DIGITAL_OUTPUT_LABELS`` (text, ro) in "Options".
+and, pi-indi's own, ``BLINK_n``: numbers ``ON_TIME``/``OFF_TIME`` in seconds:
+blink until the next ``DIGITAL_OUTPUT_n`` request.
 
 Blinking is gpiozero's own (``blink(background=True)``, on gpiozero's thread);
 a pulse is timed on the event loop, so neither blocks it.
@@ -29,8 +34,6 @@ from pi_indi.properties import (
     PropertyVector,
     SwitchMember,
     SwitchVector,
-    TextMember,
-    TextVector,
 )
 from pi_indi_drivers._output import OutputDriver, saved_number
 
@@ -44,8 +47,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The longest pulse a client may ask for: one hour, in ms.
-MAX_PULSE_MS = 3_600_000.0
+#: The longest pulse, in ms (libindi's PULSE_i DURATION maximum).
+MAX_PULSE_MS = 60_000.0
 #: The shortest and longest blink phase, in seconds.
 MIN_BLINK_S = 0.01
 MAX_BLINK_S = 3600.0
@@ -130,10 +133,14 @@ class DigitalOutputDriver(OutputDriver):
         opts: DigitalOutputOptions = self.options
         saved = self.restoring
         self.outputs = []
-        vectors: list[PropertyVector[Any]] = []
-        labels: list[TextMember] = []
+        labels: list[tuple[str, str, str]] = []
+        durations = self.settings.get("pulse_ms")
+        if not isinstance(durations, dict):
+            durations = {}
         for number, pin in enumerate(opts.pins, start=1):
-            label = opts.labels[number - 1] if opts.labels else f"{self.noun} {number}"
+            name = f"DIGITAL_OUTPUT_{number}"
+            default = opts.labels[number - 1] if opts.labels else f"{self.noun} {number}"
+            label = self.label_for("DIGITAL_OUTPUT_LABELS", name, default)
             entry = saved.get(pin)
             if not isinstance(entry, dict):
                 entry = {}
@@ -144,6 +151,7 @@ class DigitalOutputDriver(OutputDriver):
             off_time = saved_number(
                 entry, "off_time", opts.blink_off_time, MIN_BLINK_S, MAX_BLINK_S
             )
+            duration = saved_number(durations, f"PULSE_{number - 1}", 0.0, 0.0, MAX_PULSE_MS)
             device = self.create(
                 self.device_class,
                 pin=pin,
@@ -155,7 +163,7 @@ class DigitalOutputDriver(OutputDriver):
                 pin=pin,
                 device=device,
                 switch=self._switch_vector(number, label),
-                pulse=self._pulse_vector(number, label),
+                pulse=self._pulse_vector(number, label, duration),
                 blink=self._blink_vector(number, label, on_time, off_time),
             )
             output.show(mode)
@@ -164,21 +172,16 @@ class DigitalOutputDriver(OutputDriver):
                 output.switch.state = "Busy"
                 output.blink.state = "Busy"
             self.outputs.append(output)
-            vectors += [output.switch, output.pulse, output.blink]
-            labels.append(TextMember(f"DIGITAL_OUTPUT_{number}", f"Output {number}", label))
+            labels.append((name, f"{self.noun} #{number}", label))
             self.handle(output.switch.name, functools.partial(self._on_switch, output))
             self.handle(output.pulse.name, functools.partial(self._on_pulse, output))
             self.handle(output.blink.name, functools.partial(self._on_blink, output))
-        vectors.append(
-            TextVector(
-                name="DIGITAL_OUTPUT_LABELS",
-                label="Labels",
-                group="Options",
-                perm="ro",
-                state="Idle",
-                textmembers=labels,
-            )
-        )
+        # In libindi's order: the outputs, their pulse durations; then pi-indi's
+        # blinking; the labels last.
+        vectors: list[PropertyVector[Any]] = [output.switch for output in self.outputs]
+        vectors += [output.pulse for output in self.outputs]
+        vectors += [output.blink for output in self.outputs]
+        vectors.append(self.labels_vector("DIGITAL_OUTPUT_LABELS", "Labels", labels))
         return vectors
 
     def _switch_vector(self, number: int, label: str) -> SwitchVector:
@@ -192,16 +195,17 @@ class DigitalOutputDriver(OutputDriver):
             switchmembers=[SwitchMember("OFF", "Off"), SwitchMember("ON", "On")],
         )
 
-    def _pulse_vector(self, number: int, label: str) -> NumberVector:
+    def _pulse_vector(self, number: int, label: str, duration: float) -> NumberVector:
+        # libindi: PULSE_<i> from 0, group "Pulse Mode", DURATION 0-60000 ms, step 100.
         return NumberVector(
-            name=f"PULSE_{number}",
-            label=f"{label} pulse",
-            group=self.group,
+            name=f"PULSE_{number - 1}",
+            label=label,
+            group="Pulse Mode",
             perm="rw",
             state="Idle",
             numbermembers=[
                 NumberMember(
-                    "DURATION", "Duration (ms)", "%.0f", 1, MAX_PULSE_MS, 1, membervalue=1000
+                    "DURATION", "Duration (ms)", "%.0f", 0, MAX_PULSE_MS, 100, membervalue=duration
                 )
             ],
         )
@@ -229,28 +233,37 @@ class DigitalOutputDriver(OutputDriver):
         # AtMostOne: {"ON": "On"} or {"OFF": "On"} spell out the other member;
         # a request that leaves both Off means off.
         on = event.get("ON") == "On"
+        if on == (output.mode in ("on", "pulse")) and output.mode != "blink":
+            # As libindi's OutputInterface: no change, no command (a pulse runs on).
+            await output.switch.send_setVector(state="Ok")
+            return
         await self._end_actions(output, "cancelled by a new command")
         if not await self.attempt(output.switch, output.device.on if on else output.device.off):
             return
-        output.show("on" if on else "off")
-        self.persist()
-        await output.switch.send_setVector(state="Ok")
-
-    async def _on_pulse(self, output: _Output, event: Any) -> None:
-        duration = event.getfloatvalue("DURATION")
-        await self._end_actions(output, "replaced by a new pulse")
-        if not await self.attempt(output.pulse, output.device.on):
+        duration = output.pulse.getfloatvalue("DURATION")
+        if not on or duration <= 0:
+            output.show("on" if on else "off")
+            self.persist()
+            await output.switch.send_setVector(state="Ok")
             return
+        # libindi's pulse mode: ON with a duration > 0 turns off after it.
         loop = asyncio.get_running_loop()
         end = loop.time() + duration / 1000
         output.show("pulse")
-        output.pulse["DURATION"] = duration
         self.persist()
-        await output.switch.send_setVector(state="Busy")
+        await output.switch.send_setVector(state="Ok")
         await output.pulse.send_setVector(state="Busy")
-        # Timed from the moment the output went on; started after the Busy
-        # replies so that the Ok can never overtake them.
+        # Timed from the moment the output went on; started after the replies
+        # so that the end can never overtake them.
         output.pulse_task = self.start_task(self._end_pulse(output, end - loop.time()))
+
+    async def _on_pulse(self, output: _Output, event: Any) -> None:
+        # A setting, as in libindi: used by the next ON, saved for the next start.
+        output.pulse["DURATION"] = event.getfloatvalue("DURATION")
+        durations = self.settings.setdefault("pulse_ms", {})
+        durations[output.pulse.name] = output.pulse.getfloatvalue("DURATION")
+        self.save_settings()
+        await output.pulse.send_setVector(state="Ok")
 
     async def _end_pulse(self, output: _Output, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0))

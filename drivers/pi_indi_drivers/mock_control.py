@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pi_indi import __version__
 from pi_indi.driver import Device, IPyDriver
@@ -25,7 +25,7 @@ from pi_indi.properties import (
     TextMember,
     TextVector,
 )
-from pi_indi_drivers._base import AUX_INTERFACE, HardwareGuard
+from pi_indi_drivers._base import AUX_INTERFACE, HardwareGuard, connection_vector
 
 if TYPE_CHECKING:
     from pi_indi_drivers._gpio import Gpio, SimulatedInput, SimulatedReading
@@ -53,9 +53,16 @@ class MockControlDriver(IPyDriver):
       reading's name, e.g. ``CPU_TEMP_CPU_TEMPERATURE``): number, rw, member
       ``VALUE`` within the reading's min..max.
 
+    - ``CONNECTION`` (unless :attr:`connection` is False): DISCONNECT deletes
+      the vectors above (the simulated pins keep their levels), CONNECT
+      defines them again.
+
     Args:
         gpio: the mock-mode back end whose simulated inputs and readings are shown.
     """
+
+    #: Whether the device has libindi's CONNECTION (connected at start).
+    connection: ClassVar[bool] = True
 
     def __init__(self, gpio: Gpio) -> None:
         self.gpio = gpio
@@ -104,6 +111,9 @@ class MockControlDriver(IPyDriver):
                     ],
                 )
             )
+        self._working = [vector.name for vector in vectors]
+        if self.connection:
+            vectors.insert(0, connection_vector())
         vectors.append(
             TextVector(
                 name="DRIVER_INFO",
@@ -142,10 +152,29 @@ class MockControlDriver(IPyDriver):
 
     async def rxevent(self, event: Any) -> None:
         """Drive a pin, or set a reading."""
-        if event.vectorname in self.pins:
+        if event.vectorname == "CONNECTION":
+            await self._connection(event)
+        elif event.vectorname in self.pins:
             await self._drive(event)
         elif event.vectorname in self.readings:
             await self._set_reading(event)
+
+    async def _connection(self, event: Any) -> None:
+        vector = event.vector
+        connect = event.get("CONNECT") == "On" or event.get("DISCONNECT") == "Off"
+        changed = connect != (vector["CONNECT"] == "On")
+        vector["CONNECT"] = "On" if connect else "Off"
+        vector["DISCONNECT"] = "Off" if connect else "On"
+        await vector.send_setVector(state="Ok")
+        if not changed:
+            return
+        device = vector.device
+        for name in self._working:
+            if connect:
+                device[name].enable = True
+                await device[name].send_defVector()
+            else:
+                await device[name].send_delProperty()
 
     async def _drive(self, event: Any) -> None:
         vector = event.vector

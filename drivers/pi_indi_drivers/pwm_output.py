@@ -4,6 +4,9 @@ The device has:
 
 - ``DIGITAL_OUTPUT_1``: switch, rw, AtMostOne, ``OFF``/``ON`` (the standard
   output names, so KStars and Ekos show it as an output);
+- ``PULSE_0``: libindi's pulse mode (group "Pulse Mode", ``DURATION`` 0-60000
+  ms): ON with a duration above 0 turns the output off again after it;
+- ``DIGITAL_OUTPUT_LABELS``: text, rw, member ``DIGITAL_OUTPUT_1`` (libindi's);
 - ``PWM_OUTPUT_1``: numbers ``DUTY_CYCLE`` (0-100 %) and ``FREQUENCY`` (Hz).
 
 A duty cycle above 0 runs the output at that level and turns it ON; 0 turns
@@ -13,6 +16,7 @@ it OFF. OFF stops the output but ``DUTY_CYCLE`` keeps the level ON returns to
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -34,6 +38,8 @@ logger = logging.getLogger(__name__)
 #: lgpio's software PWM runs from 0.1 Hz to 10 kHz; below 1 Hz is blinking.
 MIN_FREQUENCY = 1.0
 MAX_FREQUENCY = 10_000.0
+#: The longest pulse, in ms (libindi's PULSE_i DURATION maximum).
+MAX_PULSE_MS = 60_000.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,9 +95,10 @@ class PWMOutputDriver(OutputDriver):
             initial_value=duty / 100 if on else 0.0,
             frequency=frequency,
         )
+        label = self.label_for("DIGITAL_OUTPUT_LABELS", "DIGITAL_OUTPUT_1", self.noun)
         self.switch = SwitchVector(
             name="DIGITAL_OUTPUT_1",
-            label=self.noun,
+            label=label,
             group=self.group,
             perm="rw",
             rule="AtMostOne",
@@ -120,9 +127,39 @@ class PWMOutputDriver(OutputDriver):
                 ),
             ],
         )
+        durations = self.settings.get("pulse_ms")
+        self.pulse = NumberVector(
+            name="PULSE_0",
+            label=label,
+            group="Pulse Mode",
+            perm="rw",
+            state="Idle",
+            numbermembers=[
+                NumberMember(
+                    "DURATION",
+                    "Duration (ms)",
+                    "%.0f",
+                    0,
+                    MAX_PULSE_MS,
+                    100,
+                    saved_number(
+                        durations if isinstance(durations, dict) else {},
+                        "PULSE_0",
+                        0.0,
+                        0.0,
+                        MAX_PULSE_MS,
+                    ),
+                )
+            ],
+        )
+        self.pulse_task: asyncio.Task[None] | None = None
         self.handle(self.switch.name, self._on_switch)
         self.handle(self.numbers.name, self._on_numbers)
-        return [self.switch, self.numbers]
+        self.handle(self.pulse.name, self._on_pulse)
+        labels = self.labels_vector(
+            "DIGITAL_OUTPUT_LABELS", "Labels", [("DIGITAL_OUTPUT_1", "Output #1", label)]
+        )
+        return [self.switch, self.pulse, self.numbers, labels]
 
     @property
     def is_on(self) -> bool:
@@ -133,8 +170,38 @@ class PWMOutputDriver(OutputDriver):
         self.switch["ON"] = "On" if on else "Off"
         self.switch["OFF"] = "Off" if on else "On"
 
+    async def _on_pulse(self, event: Any) -> None:
+        # libindi's pulse mode: a setting, used by the next ON.
+        self.pulse["DURATION"] = event.getfloatvalue("DURATION")
+        self.settings["pulse_ms"] = {"PULSE_0": self.pulse.getfloatvalue("DURATION")}
+        self.save_settings()
+        await self.pulse.send_setVector(state="Ok")
+
+    async def _cancel_pulse(self) -> None:
+        task, self.pulse_task = self.pulse_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await self.pulse.send_setVector(state="Idle", message="pulse cancelled")
+
+    async def _end_pulse(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self.pulse_task = None
+        async with self.hardware_errors(self.pulse, self.switch) as guard:
+            self.pwm.value = 0.0
+        if guard.failed:
+            return
+        self._show(False)
+        self.persist()
+        await self.switch.send_setVector(state="Ok")
+        await self.pulse.send_setVector(state="Ok")
+
     async def _on_switch(self, event: Any) -> None:
         on = event.get("ON") == "On"
+        if on and self.is_on:
+            # As libindi's OutputInterface: no change, no command (a pulse runs on).
+            await self.switch.send_setVector(state="Ok")
+            return
+        await self._cancel_pulse()
         duty = self.numbers.getfloatvalue("DUTY_CYCLE")
         if on and duty == 0:
             duty = 100.0
@@ -149,6 +216,10 @@ class PWMOutputDriver(OutputDriver):
         self.persist()
         await self.switch.send_setVector(state="Ok")
         await self.numbers.send_setVector(state="Ok")
+        duration = self.pulse.getfloatvalue("DURATION")
+        if on and duration > 0:
+            await self.pulse.send_setVector(state="Busy")
+            self.pulse_task = self.start_task(self._end_pulse(duration / 1000))
 
     async def _on_numbers(self, event: Any) -> None:
         frequency = event.getfloatvalue("FREQUENCY") if "FREQUENCY" in event else None
@@ -183,6 +254,9 @@ class PWMOutputDriver(OutputDriver):
 
     def to_safe_state(self) -> None:
         """``safe_state`` "off": duty 0; "on": the DUTY_CYCLE level (100 % when 0)."""
+        if self.pulse_task is not None:
+            self.pulse_task.cancel()
+            self.pulse_task = None
         if self.options.safe_state == "on":
             duty = self.numbers.getfloatvalue("DUTY_CYCLE") or 100.0
             self.pwm.value = duty / 100

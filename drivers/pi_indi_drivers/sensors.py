@@ -15,13 +15,15 @@ simulated chip on the SPI pins for the ADC).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pi_indi.config import option
-from pi_indi.properties import NumberMember, NumberVector, PropertyVector, TextMember, TextVector
+from pi_indi.properties import NumberMember, NumberVector, PropertyVector
 from pi_indi_drivers._base import AUX_INTERFACE, INPUT_INTERFACE, GpioDriver
 from pi_indi_drivers._gpio import SimulatedReading
 
@@ -53,11 +55,16 @@ def _interval(default: float) -> Any:
 
 @dataclass(slots=True)
 class _Reading:
-    """A sensor and the vector showing it; *members* turns a read into member values."""
+    """A sensor and the vector showing it; *members* turns a read into member values.
+
+    A *shared* reading shows the value read for the reading before it (one
+    sensor shown by two vectors): the sensor is read once.
+    """
 
     sensor: Sensor
     vector: NumberVector
     members: Callable[[float], dict[str, float]]
+    shared: bool = False
 
 
 class _SensorDriver(GpioDriver):
@@ -108,9 +115,48 @@ class _SensorDriver(GpioDriver):
                 )
             )
 
+    def option_vectors(self) -> list[PropertyVector[Any]]:
+        """Adds libindi's ``POLLING_PERIOD``: the ``interval`` in ms, changed by clients."""
+        default = self.options.interval * 1000
+        saved = self.settings.get("polling_period_ms")
+        if isinstance(saved, bool) or not isinstance(saved, (int, float)):
+            saved = None
+        # defaultdevice.cpp: PERIOD_MS "Period (ms)" "%.f" 10-600000 step 1000, "Polling",
+        # "Options", IP_RW; the bounds widened to take what the config allows.
+        low, high = min(10.0, default), max(600_000.0, default)
+        period = float(saved) if saved is not None and low <= saved <= high else default
+        self._poll_changed = asyncio.Event()
+        self.polling = NumberVector(
+            name="POLLING_PERIOD",
+            label="Polling",
+            group="Options",
+            perm="rw",
+            state="Idle",
+            numbermembers=[
+                NumberMember("PERIOD_MS", "Period (ms)", "%.f", low, high, 1000, period)
+            ],
+        )
+        self.handle("POLLING_PERIOD", self._on_polling)
+        return [*super().option_vectors(), self.polling]
+
+    async def _on_polling(self, event: Any) -> None:
+        self.polling["PERIOD_MS"] = event.getfloatvalue("PERIOD_MS")
+        self.settings["polling_period_ms"] = self.polling.getfloatvalue("PERIOD_MS")
+        self.save_settings()
+        self._poll_changed.set()  # the next reading is due at the new period
+        await self.polling.send_setVector(state="Ok")
+
+    @property
+    def interval(self) -> float:
+        """Seconds between readings: ``POLLING_PERIOD``, from ``interval`` at first."""
+        return float(self.polling.getfloatvalue("PERIOD_MS")) / 1000
+
     def read(self) -> list[float]:
         """Read every sensor; blocks, so it runs in a worker thread."""
-        return [reading.sensor.read() for reading in self.readings]
+        values: list[float] = []
+        for reading in self.readings:
+            values.append(values[-1] if reading.shared and values else reading.sensor.read())
+        return values
 
     async def run(self) -> None:
         """Read every ``interval`` seconds until the driver stops."""
@@ -126,12 +172,16 @@ class _SensorDriver(GpioDriver):
                 values = await loop.run_in_executor(None, self.read)
             if not guard.failed:
                 await self._publish(values)
-            await asyncio.sleep(self.options.interval)
+            self._poll_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval):
+                    await self._poll_changed.wait()
 
     def close_hardware(self) -> None:
         """Close the sensors' gpiozero devices."""
         for reading in self.readings:
-            self.gpio.release(reading.sensor.device)
+            if not reading.shared:
+                self.gpio.release(reading.sensor.device)
 
     async def _publish(self, values: list[float]) -> None:
         for reading, value in zip(self.readings, values, strict=True):
@@ -379,7 +429,7 @@ class MCP3xxxDriver(_SensorDriver):
     options_class = MCP3xxxOptions
 
     def make(self) -> list[PropertyVector[Any]]:
-        """One sensor and ``ANALOG_INPUT_<n>`` per channel, and ``ANALOG_INPUT_LABELS``."""
+        """Per channel a sensor, ``ANALOG_INPUT_<n>`` and ``ANALOG_READING_<n>``; the labels."""
         opts = self.options
         labels = opts.labels or tuple(f"Channel {channel}" for channel in opts.channels)
         sensors = self.gpio.create_mcp3xxx(
@@ -393,13 +443,24 @@ class MCP3xxxDriver(_SensorDriver):
         signed = opts.chip.startswith("MCP33") and (opts.differential or opts.chip == "MCP3301")
         low = -1 if signed else 0
         label_members = []
-        vectors: list[PropertyVector[Any]] = []
-        for n, (channel, label, sensor) in enumerate(
+        standard: list[PropertyVector[Any]] = []
+        own: list[PropertyVector[Any]] = []
+        for n, (channel, default, sensor) in enumerate(
             zip(opts.channels, labels, sensors, strict=True), 1
         ):
             name = f"ANALOG_INPUT_{n}"
+            label = self.label_for("ANALOG_INPUT_LABELS", name, default)
+            # libindi's ANALOG_INPUT_<n>: one member of the vector's name, "%.2f";
+            # here it is the voltage.
             vector = _number_vector(
                 name,
+                label,
+                self.group,
+                [NumberMember(name, label, "%.2f", low * opts.max_voltage, opts.max_voltage, 0, 0)],
+            )
+            # pi-indi's own: the voltage to the mV and the raw fraction of max_voltage.
+            reading = _number_vector(
+                f"ANALOG_READING_{n}",
                 label,
                 self.group,
                 [
@@ -415,9 +476,11 @@ class MCP3xxxDriver(_SensorDriver):
                     NumberMember("VALUE", "Value (of max_voltage)", "%.4f", low, 1, 0, 0),
                 ],
             )
-            self.readings.append(_Reading(sensor, vector, self._members))
-            vectors.append(vector)
-            label_members.append(TextMember(name, f"Analog #{n}", label))
+            self.readings.append(_Reading(sensor, vector, functools.partial(self._volts, name)))
+            self.readings.append(_Reading(sensor, reading, self._members, shared=True))
+            standard.append(vector)
+            own.append(reading)
+            label_members.append((name, f"Analog #{n}", label))
             self.simulate(
                 sensor,
                 f"CHANNEL_{channel}",
@@ -427,17 +490,14 @@ class MCP3xxxDriver(_SensorDriver):
                 maximum=opts.max_voltage,
                 value=0.0,
             )
-        vectors.append(
-            TextVector(
-                name="ANALOG_INPUT_LABELS",
-                label="Analog labels",
-                group="Options",
-                perm="ro",
-                state="Idle",
-                textmembers=label_members,
-            )
-        )
-        return vectors
+        return [
+            *standard,
+            *own,
+            self.labels_vector("ANALOG_INPUT_LABELS", "Analog Labels", label_members),
+        ]
+
+    def _volts(self, name: str, value: float) -> dict[str, float]:
+        return {name: value * self.options.max_voltage}
 
     def _members(self, value: float) -> dict[str, float]:
         return {"VOLTAGE": value * self.options.max_voltage, "VALUE": value}

@@ -159,7 +159,9 @@ async def test_a_floating_input_takes_its_active_state(gpio, serve):
 async def test_motion_sensor_reports_motion_once_sampled(gpio, serve):
     opts = MotionSensorOptions(pin="GPIO4", sample_rate=100.0)
     client = await serve(MotionSensorDriver(make_context(gpio, "PIR", opts)))
-    defined = await client.expect(lambda e: isinstance(e, DefSwitchVector))
+    defined = await client.expect(
+        lambda e: isinstance(e, DefSwitchVector) and e.name == "DIGITAL_INPUT_1"
+    )
     assert defined.state == "Idle"  # not sampled yet
     await client.expect(switched("DIGITAL_INPUT_1", on=False))  # first sample
     gpio.drive_pin("GPIO4", True)

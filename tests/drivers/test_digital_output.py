@@ -91,11 +91,12 @@ async def test_defines_the_output_interface_vectors(gpio, serve):
     assert switch.perm == "rw"
     assert switch.label == "Dew"
     assert [(m.name, m.value) for m in switch.members] == [("OFF", ON), ("ON", OFF)]
-    pulse = await client.expect(update(DefNumberVector, "PULSE_1"))
+    await client.expect(update(DefSwitchVector, "DIGITAL_OUTPUT_2"))
+    pulse = await client.expect(update(DefNumberVector, "PULSE_0"))
     assert [m.name for m in pulse.members] == ["DURATION"]
+    await client.expect(update(DefNumberVector, "PULSE_1"))
     blink = await client.expect(update(DefNumberVector, "BLINK_1"))
     assert [m.name for m in blink.members] == ["ON_TIME", "OFF_TIME"]
-    await client.expect(update(DefSwitchVector, "DIGITAL_OUTPUT_2"))
     labels = await client.expect(update(DefTextVector, "DIGITAL_OUTPUT_LABELS"))
     assert {m.name: m.value for m in labels.members} == {
         "DIGITAL_OUTPUT_1": "Dew",
@@ -192,25 +193,40 @@ async def test_hardware_error_becomes_alert_with_message(gpio, serve):
     assert "closed" in answer.message
     assert answer.values["ON"] == OFF  # the old value, as libindi reverts
     # The driver keeps serving.
-    await client.send(set_switch("DIGITAL_OUTPUT_1", OFF=ON))
+    await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
     again = await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1"))
     assert again.state == PropertyState.ALERT
 
 
-# -- pulses --
+# -- pulses: libindi's pulse mode (indioutputinterface.cpp: PULSE_<i> from 0) --
 
 
-async def test_pulse_turns_on_then_off_without_blocking(gpio, serve):
+async def set_pulse(client: Any, index: int, duration: float) -> None:
+    """Set PULSE_<index>.DURATION (a setting) and wait for its Ok."""
+    await client.send(set_numbers(f"PULSE_{index}", DURATION=duration))
+    answer = await client.expect(update(SetNumberVector, f"PULSE_{index}"))
+    assert answer.state == PropertyState.OK
+    assert float(answer.values["DURATION"]) == duration
+
+
+async def test_pulse_duration_is_a_setting_that_does_not_switch(gpio, serve):
+    client = await started(serve, make(gpio))
+    await set_pulse(client, 0, 500)
+    assert level(gpio, "GPIO17") == 0
+    assert await client.silent(update(SetSwitchVector, "DIGITAL_OUTPUT_1"), wait=0.1)
+
+
+async def test_on_with_a_duration_pulses_without_blocking(gpio, serve):
     client = await started(serve, make(gpio, pins=("GPIO17", "GPIO27")))
     pin = gpio.factory.pin("GPIO17")
+    await set_pulse(client, 0, 150)
     pin.clear_states()
-    await client.send(set_numbers("PULSE_1", DURATION=150))
-    busy = await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1"))
-    assert busy.state == PropertyState.BUSY
-    assert busy.values["ON"] == ON
-    pulse = await client.expect(update(SetNumberVector, "PULSE_1"))
+    await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
+    on = await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1"))
+    assert on.state == PropertyState.OK  # as libindi: the switch is Ok, the pulse Busy
+    assert on.values["ON"] == ON
+    pulse = await client.expect(update(SetNumberVector, "PULSE_0"))
     assert pulse.state == PropertyState.BUSY
-    assert float(pulse.values["DURATION"]) == 150
     assert level(gpio, "GPIO17") == 1
     # The loop is free during the pulse: another output answers at once.
     await client.send(set_switch("DIGITAL_OUTPUT_2", ON=ON))
@@ -219,7 +235,7 @@ async def test_pulse_turns_on_then_off_without_blocking(gpio, serve):
     done = await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1"))
     assert done.state == PropertyState.OK
     assert done.values == {"OFF": ON, "ON": OFF}
-    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.OK))
+    await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.OK))
     assert level(gpio, "GPIO17") == 0
     states = [s.state for s in pin.states]
     assert states[-2:] == [1, 0]
@@ -227,74 +243,91 @@ async def test_pulse_turns_on_then_off_without_blocking(gpio, serve):
     assert 0.14 <= elapsed < 1.0
 
 
-async def test_shortest_pulse_answers_busy_before_ok(gpio, serve):
+async def test_every_on_pulses_while_the_duration_is_set(gpio, serve):
     client = await started(serve, make(gpio))
-    await client.send(set_numbers("PULSE_1", DURATION=1))
-    await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.BUSY))
-    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.BUSY))
+    await set_pulse(client, 0, 100)
+    for _ in range(2):
+        await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
+        await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.BUSY))
+        await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.OK))
+        assert level(gpio, "GPIO17") == 0
+    await set_pulse(client, 0, 0)  # 0: a plain on again
+    await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
     await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.OK))
-    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.OK))
-    assert level(gpio, "GPIO17") == 0
+    assert await client.silent(update(SetNumberVector, "PULSE_0"), wait=0.2)
+    assert level(gpio, "GPIO17") == 1
 
 
-async def test_new_command_cancels_the_pulse(gpio, serve):
+async def test_off_cancels_the_pulse(gpio, serve):
     client = await started(serve, make(gpio))
-    await client.send(set_numbers("PULSE_1", DURATION=60_000))
-    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.BUSY))
+    await set_pulse(client, 0, 60_000)
+    await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
+    await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.BUSY))
     await client.send(set_switch("DIGITAL_OUTPUT_1", OFF=ON))
-    cancelled = await client.expect(update(SetNumberVector, "PULSE_1"))
+    cancelled = await client.expect(update(SetNumberVector, "PULSE_0"))
     assert cancelled.state == PropertyState.IDLE
     assert "cancelled" in cancelled.message
     await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.OK))
     assert level(gpio, "GPIO17") == 0
 
 
-async def test_new_pulse_replaces_the_running_one(gpio, serve):
-    client = await started(serve, make(gpio))
-    await client.send(set_numbers("PULSE_1", DURATION=60_000))
-    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.BUSY))
-    await client.send(set_numbers("PULSE_1", DURATION=50))
-    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.IDLE))
-    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.BUSY))
-    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.OK))
-    assert level(gpio, "GPIO17") == 0
+async def test_on_during_a_pulse_changes_nothing_as_in_libindi(gpio, serve):
+    driver = make(gpio)
+    client = await started(serve, driver)
+    await set_pulse(client, 0, 60_000)
+    await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
+    await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.BUSY))
+    task = driver.outputs[0].pulse_task
+    await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
+    await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.OK))
+    assert driver.outputs[0].pulse_task is task
+    assert task is not None
+    assert not task.done()
 
 
-@pytest.mark.parametrize("duration", [0, -5, 3_600_001])
+@pytest.mark.parametrize("duration", [-5, 60_001])
 async def test_out_of_range_pulse_is_refused(gpio, serve, duration):
     client = await started(serve, make(gpio))
-    await client.send(set_numbers("PULSE_1", DURATION=duration))
-    answer = await client.expect(update(SetNumberVector, "PULSE_1"))
+    await client.send(set_numbers("PULSE_0", DURATION=duration))
+    answer = await client.expect(update(SetNumberVector, "PULSE_0"))
     assert answer.state == PropertyState.ALERT
     assert "outside" in answer.message
     assert level(gpio, "GPIO17") == 0
 
 
-async def test_pulse_hardware_error_becomes_alert(gpio, serve):
-    driver = make(gpio)
-    client = await started(serve, driver)
-    driver.outputs[0].device.close()
-    await client.send(set_numbers("PULSE_1", DURATION=10))
-    answer = await client.expect(update(SetNumberVector, "PULSE_1"))
-    assert answer.state == PropertyState.ALERT
-    assert "closed" in answer.message
-
-
 async def test_failure_to_end_a_pulse_becomes_alert(gpio, serve, monkeypatch):
     client = await started(serve, make(gpio))
-    await client.send(set_numbers("PULSE_1", DURATION=50))
-    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.BUSY))
+    await set_pulse(client, 0, 50)
+    await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
+    await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.BUSY))
 
     def refuse(value: float) -> None:
         raise OSError("GPIO not allocated")  # what lgpio says for a line it lost
 
     monkeypatch.setattr(gpio.factory.pin("GPIO17"), "_set_state", refuse)
-    pulse = await client.expect(update(SetNumberVector, "PULSE_1"))
+    pulse = await client.expect(update(SetNumberVector, "PULSE_0"))
     assert pulse.state == PropertyState.ALERT
     assert "GPIO not allocated" in pulse.message
     switch = await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1"))
     assert switch.state == PropertyState.ALERT
     assert switch.values["ON"] == ON  # still on, as far as anyone knows
+
+
+async def test_pulse_durations_are_saved_as_settings(gpio, serve):
+    saved: list[dict[str, Any]] = []
+    context = make_context(gpio, DEVICE, DigitalOutputOptions(pins=("GPIO17", "GPIO27")))
+    context.save_settings = lambda settings: saved.append(dict(settings))
+    driver = LEDDriver(context)
+    client = await started(serve, driver)
+    await set_pulse(client, 1, 700)
+    assert saved[-1]["pulse_ms"] == {"PULSE_1": 700}
+    driver.shutdown()
+    async with asyncio.timeout(3):
+        await driver.stopped.wait()
+    context.settings = saved[-1]
+    again = LEDDriver(context)
+    assert again.outputs[1].pulse.getfloatvalue("DURATION") == 700
+    assert again.outputs[0].pulse.getfloatvalue("DURATION") == 0
 
 
 # -- blinking --
@@ -362,8 +395,9 @@ async def test_stop_cancels_a_running_pulse(gpio, serve, monkeypatch):
     driver = make(gpio)
     at_release = level_at_release(monkeypatch, driver, gpio, "GPIO17")
     client = await started(serve, driver)
-    await client.send(set_numbers("PULSE_1", DURATION=60_000))
-    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.BUSY))
+    await set_pulse(client, 0, 60_000)
+    await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
+    await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.BUSY))
     task = driver.outputs[0].pulse_task
     assert task is not None
     driver.shutdown()
@@ -383,8 +417,9 @@ async def test_state_is_saved_on_each_change(gpio, serve):
     await client.send(set_numbers("BLINK_1", ON_TIME=0.5, OFF_TIME=0.25))
     await client.expect(update(SetNumberVector, "BLINK_1", PropertyState.BUSY))
     assert store.states[DEVICE]["GPIO17"] == {"mode": "blink", "on_time": 0.5, "off_time": 0.25}
-    await client.send(set_numbers("PULSE_2", DURATION=60_000))
-    await client.expect(update(SetNumberVector, "PULSE_2", PropertyState.BUSY))
+    await set_pulse(client, 1, 60_000)
+    await client.send(set_switch("DIGITAL_OUTPUT_2", ON=ON))
+    await client.expect(update(SetNumberVector, "PULSE_1", PropertyState.BUSY))
     assert store.states[DEVICE]["GPIO27"]["mode"] == "off"  # a pulse saves where it ends
 
 

@@ -52,7 +52,9 @@ async def test_a_switch_per_input_pin_showing_its_level(gpio, serve):
     client = await serve(control)
     pins = {}
     for _ in range(2):
-        pin = await client.expect(lambda e: isinstance(e, DefSwitchVector))
+        pin = await client.expect(
+            lambda e: isinstance(e, DefSwitchVector) and e.name.startswith("PIN_")
+        )
         pins[pin.name] = pin
     button, limit = pins["PIN_GPIO5"], pins["PIN_GPIO6"]
     assert button.device == DEVICE_NAME

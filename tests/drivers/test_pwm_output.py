@@ -224,3 +224,20 @@ def test_restore_false_ignores_the_saved_state(gpio):
     driver = make(gpio, saved={"on": True, "duty": 80.0, "frequency": 100.0}, restore=False)
     assert not driver.is_on
     assert duty(gpio) == 0
+
+
+async def test_pulse_mode_turns_the_output_off_after_the_duration(gpio, serve):
+    # libindi's OutputInterface pulse mode (indioutputinterface.cpp): PULSE_0.DURATION
+    # is a setting; ON with a duration above 0 turns the output off after it.
+    client = await started(serve, make(gpio, initial_duty=40))
+    await client.send(NewNumberVector(device=DEVICE, name="PULSE_0", values={"DURATION": "100"}))
+    await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.OK))
+    await client.send(set_switch(OFF=ON))
+    await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.OK))
+    await client.send(set_switch(ON=ON))
+    await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.BUSY))
+    assert duty(gpio) == pytest.approx(0.4)
+    done = await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.OK))
+    assert done.values == {"OFF": ON, "ON": OFF}
+    await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.OK))
+    assert duty(gpio) == 0

@@ -102,22 +102,25 @@ async def test_mcp3008_channels_read_the_simulated_voltages(gpio, serve):
         "ANALOG_INPUT_2": "Dew",
     }
     await simulate(client, control, "ADC", "CHANNEL_3", 1.65)
-    update = await client.expect(reads("ADC", "ANALOG_INPUT_2", "VOLTAGE", 1.65, 0.01))
+    # libindi's ANALOG_INPUT_<n>: one member named as the vector (the voltage here).
+    await client.expect(reads("ADC", "ANALOG_INPUT_2", "ANALOG_INPUT_2", 1.65, 0.01))
+    update = await client.expect(reads("ADC", "ANALOG_READING_2", "VOLTAGE", 1.65, 0.01))
     assert float(update.values["VALUE"]) == pytest.approx(0.5, abs=0.002)
     await simulate(client, control, "ADC", "CHANNEL_0", 3.3)
-    await client.expect(reads("ADC", "ANALOG_INPUT_1", "VALUE", 1.0, 0.001))
+    await client.expect(reads("ADC", "ANALOG_READING_1", "VALUE", 1.0, 0.001))
 
 
 async def test_mcp3304_differential_reads_below_zero(gpio, serve):
     opts = MCP3xxxOptions(chip="MCP3304", channels=(0, 1), differential=True, interval=0.05)
     driver = MCP3xxxDriver(make_context(gpio, "Diff ADC", opts))
-    defined = driver.device["ANALOG_INPUT_1"]
+    defined = driver.device["ANALOG_READING_1"]
     assert float(defined.data["VOLTAGE"].min) == -3.3
+    assert float(driver.device["ANALOG_INPUT_1"].data["ANALOG_INPUT_1"].min) == -3.3
     control = controlled(gpio)
     client = await serve(driver, control)
     await simulate(client, control, "Diff ADC", "CHANNEL_1", 2.0)
-    await client.expect(reads("Diff ADC", "ANALOG_INPUT_1", "VOLTAGE", -2.0, 0.01))
-    await client.expect(reads("Diff ADC", "ANALOG_INPUT_2", "VOLTAGE", 2.0, 0.01))
+    await client.expect(reads("Diff ADC", "ANALOG_INPUT_1", "ANALOG_INPUT_1", -2.0, 0.01))
+    await client.expect(reads("Diff ADC", "ANALOG_INPUT_2", "ANALOG_INPUT_2", 2.0, 0.01))
 
 
 async def test_mcp_on_software_spi_pins(gpio, serve):
@@ -135,7 +138,7 @@ async def test_mcp_on_software_spi_pins(gpio, serve):
     control = controlled(gpio)
     client = await serve(driver, control)
     await simulate(client, control, "SPI1 ADC", "CHANNEL_1", 4.0)
-    await client.expect(reads("SPI1 ADC", "ANALOG_INPUT_1", "VOLTAGE", 4.0, 0.01))
+    await client.expect(reads("SPI1 ADC", "ANALOG_INPUT_1", "ANALOG_INPUT_1", 4.0, 0.01))
 
 
 async def test_cpu_temperature_is_read_off_the_event_loop(gpio, serve):

@@ -164,3 +164,17 @@ def test_a_device_that_fails_to_start_is_left_out_and_the_rest_served(tmp_path: 
         log = peer.log_text()
         assert "failed to start" in log
         assert "Ghost: driver 'tests.nowhere:Driver' failed to load: ModuleNotFoundError" in log
+
+
+def test_every_device_is_connected_for_libindi_and_disconnects_on_request(example: Peer):
+    # libindi's BaseDevice::isConnected() reads CONNECTION.CONNECT
+    # (libs/indibase/defaultdevice.cpp); Universal ROR waits for it.
+    props = example.getprop("*.CONNECTION.*", timeout=3)
+    assert {key.split(".", 1)[0] for key in props if key.endswith(".CONNECT")} == EXAMPLE_DEVICES
+    assert all(value == "On" for key, value in props.items() if key.endswith(".CONNECT"))
+    example.setprop("Panel light.CONNECTION.DISCONNECT=On")
+    wait_until(lambda: example.value("Panel light.CONNECTION.DISCONNECT") == "On")
+    wait_until(lambda: "Panel light.DIGITAL_OUTPUT_1.ON" not in example.getprop("Panel light.*.*"))
+    example.setprop("Panel light.CONNECTION.CONNECT=On")
+    wait_until(lambda: example.value("Panel light.CONNECTION.CONNECT") == "On")
+    wait_until(lambda: example.value("Panel light.DIGITAL_OUTPUT_1.OFF") is not None)

@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,17 @@ class Report:
         else:
             self.passed += 1
             print(f"  ok    {name} ({time.monotonic() - started:.1f} s)", flush=True)
+
+    @contextlib.contextmanager
+    def steps(self, name: str) -> Iterator[None]:
+        """The steps of a section between its checks: counted only when they fail."""
+        try:
+            yield
+        except (CheckFailed, GuestError, subprocess.SubprocessError, OSError, TimeoutError) as exc:
+            self.failed.append(f"{name}: a step between its checks")
+            print(f"  FAIL  {name}: a step between its checks", flush=True)
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                print(f"          {line}", flush=True)
 
     def section(self, title: str) -> None:
         print(f"== {title}", flush=True)
@@ -324,6 +336,7 @@ def factory_faults(r: Report, s: System) -> None:
         expect(s.show("NRestarts") == "0", f"NRestarts={s.show('NRestarts')}")
         expect(_port_answers(s), "nothing answers on the INDI port")
     with r.check("a device and no usable chip: exit 69 with the reason, no restart loop"):
+        # (The chip is hidden from the service: InaccessiblePaths=.)
         s.write_config('[gpio]\npin_factory = "lgpio"\n\n[[device]]\ndriver = "relay"\n'
                        'name = "R"\npins = [17]\n')  # fmt: skip
         cursor = s.cursor()
@@ -389,11 +402,15 @@ def outputs(r: Report, s: System) -> None:
         s.wait_level(23, 1)
         s.setprop("Buzzer.DIGITAL_OUTPUT_1.OFF=On")
         s.wait_level(23, 0)
-    with r.check("pulse: PULSE_1 of 500 ms is one high of about 500 ms on GPIO23"):
+    with r.check("pulse: PULSE_0 of 500 ms, then ON, is one high of about 500 ms on GPIO23"):
+        # libindi's pulse mode: PULSE_<i> (from 0) holds the duration; ON pulses.
+        s.setprop("Buzzer.PULSE_0.DURATION=500")
+        s.wait_prop("Buzzer.PULSE_0.DURATION", "500")
         s.guest.run(f"echo > {TRACING}/trace")
-        s.setprop("Buzzer.PULSE_1.DURATION=500")
+        s.setprop("Buzzer.DIGITAL_OUTPUT_1.ON=On")
         s.wait_prop("Buzzer.DIGITAL_OUTPUT_1.OFF", "On")
         time.sleep(1)
+        s.setprop("Buzzer.PULSE_0.DURATION=0")  # ON is a plain on again
         sets = [c for c in s.trace() if c.line == 23 and c.kind == "set"]
         expect([c.value for c in sets] == ["1", "0"], f"GPIO23 changes: {sets}")
         width = sets[1].time - sets[0].time
@@ -417,6 +434,21 @@ def outputs(r: Report, s: System) -> None:
             measured = duty(s.trace(), 12)
             expect(low <= measured <= high, f"duty {measured:.2f}")
     s.setprop("PWM.PWM_OUTPUT_1.DUTY_CYCLE=0")
+    with r.check("DISCONNECT: the relay goes to its safe state, stays an output, its vectors go"):
+        s.setprop("Relay high.DIGITAL_OUTPUT_1.ON=On")
+        s.wait_level(27, 1)
+        s.guest.run(f"echo > {TRACING}/trace")
+        s.setprop("Relay high.CONNECTION.DISCONNECT=On")
+        s.wait_level(27, 0)
+        spec = "Relay high.DIGITAL_OUTPUT_1.ON"
+        wait_until(f"{spec} deleted", lambda: spec not in s.getprop(spec), SETTLE)
+        no_output_became_input(s.trace(), [27])
+    with r.check("CONNECT: the relay's line is claimed again and its last value restored"):
+        s.setprop("Relay high.CONNECTION.CONNECT=On")
+        s.wait_level(27, 1)
+        s.wait_prop("Relay high.DIGITAL_OUTPUT_1.ON", "On")
+        s.setprop("Relay high.DIGITAL_OUTPUT_1.OFF=On")
+        s.wait_level(27, 0)
 
 
 def inputs(r: Report, s: System) -> None:
@@ -508,6 +540,7 @@ def safe_state_and_restore(r: Report, s: System) -> None:
         expect(last_set(changes, 17) == "0", f"GPIO17 last set to {last_set(changes, 17)}")
         expect(last_set(changes, 27) == "0", f"GPIO27 last set to {last_set(changes, 27)}")
     with r.check("stop: pi-indi switches no output to an input (kernel trace)"):
+        expect(bool(changes), "nothing traced at the stop")
         no_output_became_input(changes, list(OUTPUT_LINES.values()))
     with r.check("start: the saved states come back (GPIO27 and GPIO22 high, GPIO17 high)"):
         s.systemctl("start pi-indi", check=True)
@@ -625,6 +658,9 @@ def reboot(r: Report, s: System) -> None:
 def pip_route(r: Report, s: System, artifacts: Path) -> None:
     r.section("route 2: deploy/install.sh")
     g = s.guest
+    # Tracing settings do not survive the reboot before this.
+    s.find_chip()
+    s.trace_start()
     g.run("systemctl stop pi-indi")
     with r.check("apt-get purge pi-indi python3-lgpio python3-gpiozero"):
         g.run("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q pi-indi python3-lgpio "
@@ -678,10 +714,15 @@ def pip_route(r: Report, s: System, artifacts: Path) -> None:
         done = s.systemctl("reload pi-indi", timeout=90)
         expect(done.returncode != 0, "systemctl reload succeeded on a bad file")
         s.write_config(CONFIG)
+    s.setprop("Relay high.DIGITAL_OUTPUT_1.ON=On")
+    s.wait_level(27, 1)
     s.guest.run(f"echo > {TRACING}/trace")
-    with r.check("install.sh: systemctl stop switches no output to an input"):
+    with r.check("install.sh: systemctl stop sets the safe states, switches no output to input"):
         s.systemctl("stop pi-indi", check=True)
-        no_output_became_input(s.trace(), list(OUTPUT_LINES.values()))
+        changes = s.trace()
+        expect(last_set(changes, 27) == "0", f"GPIO27 last set to {last_set(changes, 27)}")
+        expect(last_set(changes, 17) == "0", f"GPIO17 last set to {last_set(changes, 17)}")
+        no_output_became_input(changes, list(OUTPUT_LINES.values()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -709,17 +750,25 @@ def main(argv: list[str] | None = None) -> int:
             system.find_chip()
             lines = guest.run("gpioinfo gpiochip0 | head -1").stdout
             expect("28 lines" in lines, lines)
-        deb_install(report, system, args.artifacts)
-        factory_faults(report, system)
-        service_start(report, system)
-        outputs(report, system)
-        inputs(report, system)
-        safe_state_and_restore(report, system)
-        watchdog(report, system)
-        reloads(report, system)
-        security(report, system)
-        reboot(report, system)
-        pip_route(report, system, args.artifacts)
+        a = args.artifacts
+        sections: list[Callable[[], None]] = [
+            partial(deb_install, report, system, a),
+            partial(factory_faults, report, system),
+            partial(service_start, report, system),
+            partial(outputs, report, system),
+            partial(inputs, report, system),
+            partial(safe_state_and_restore, report, system),
+            partial(watchdog, report, system),
+            partial(reloads, report, system),
+            partial(security, report, system),
+            partial(reboot, report, system),
+            partial(pip_route, report, system, a),
+        ]
+        for section in sections:
+            # A step between checks that fails is a failure too, and the
+            # sections after it still run.
+            with report.steps(section.func.__name__):  # type: ignore[attr-defined]
+                section()
     finally:
         if report.failed and guest.proc is not None:
             with contextlib.suppress(Exception):

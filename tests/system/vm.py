@@ -8,7 +8,9 @@ qemu runs under software emulation (TCG): nested KVM does not boot here.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import shlex
+import signal
 import socket
 import subprocess
 import time
@@ -21,6 +23,16 @@ __all__ = ["GPIO_SYSFS", "TRACING", "Guest", "GuestError", "free_port"]
 GPIO_SYSFS = "/run/pi-board-sim/lines"
 #: The kernel's trace directory in the guest.
 TRACING = "/sys/kernel/tracing"
+
+
+def _die_with_parent() -> None:
+    # In qemu's child before exec: SIGKILL it when this process dies, however
+    # it dies, so no guest outlives the test.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 class GuestError(RuntimeError):
@@ -93,7 +105,9 @@ class Guest:
             *("-pidfile", str(self.work / "qemu.pid")),
         ]
         log = (self.work / "qemu.log").open("ab")
-        self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent
+        )
         self.wait_for_ssh(timeout)
         return time.monotonic() - started
 
@@ -112,7 +126,8 @@ class Guest:
         """Reboot the guest (systemd's shutdown, then a new boot in the same qemu)."""
         started = time.monotonic()
         boot_id = self.run("cat /proc/sys/kernel/random/boot_id").stdout.strip()
-        self.run("systemctl reboot", check=False, timeout=15)
+        with contextlib.suppress(GuestError, subprocess.TimeoutExpired):
+            self.run("systemctl reboot", check=False, timeout=15)  # sshd may go first
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(GuestError, subprocess.TimeoutExpired):
