@@ -10,45 +10,22 @@ from typing import Any
 import pytest
 
 import pi_indi as ipd
-from pi_indi.protocol import NEED_DATA, Connection, Event, encode
+from pi_indi.protocol import Connection, Event
+from tests.server.test_server import Client as ServerTestClient
 
 
-class Client:
-    """A raw INDI client on a socket: sends events, waits for the ones it wants."""
+class Client(ServerTestClient):
+    """The server tests' raw client, with room for the compat scripts' BLOBs and slower peers."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+        super().__init__(reader, writer)
         self.conn = Connection(max_blob_element=16 << 20)
-        self.events: list[Event] = []
-
-    async def send(self, event: Event) -> None:
-        self.writer.write(encode(event))
-        await self.writer.drain()
 
     async def expect(self, match: Callable[[Event], bool], timeout: float = 5.0) -> Event:
-        async with asyncio.timeout(timeout):
-            while True:
-                for i, event in enumerate(self.events):
-                    if match(event):
-                        del self.events[: i + 1]
-                        return event
-                chunk = await self.reader.read(1 << 16)
-                if not chunk:
-                    raise ConnectionError("the server closed the connection")
-                self.conn.receive_data(chunk)
-                while (item := self.conn.next_event()) is not NEED_DATA:
-                    self.events.append(item)  # type: ignore[arg-type]
+        return await super().expect(match, timeout)
 
     async def silent(self, match: Callable[[Event], bool], wait: float = 0.5) -> bool:
-        try:
-            await self.expect(match, timeout=wait)
-        except TimeoutError:
-            return True
-        return False
-
-    def close(self) -> None:
-        self.writer.close()
+        return await super().silent(match, wait)
 
 
 @pytest.fixture
