@@ -63,6 +63,8 @@ class RemoteProtocolError(ProtocolError):
         tag: the top-level element's tag, when one was read.
         device: its ``device`` attribute, when one was read.
         name: its ``name`` attribute, when one was read.
+        too_large: True when the element was refused for its size alone (a
+            peer sending one over-large BLOB is not writing garbage).
     """
 
     def __init__(
@@ -70,12 +72,14 @@ class RemoteProtocolError(ProtocolError):
         msg: str,
         *,
         well_formed: bool = False,
+        too_large: bool = False,
         tag: str | None = None,
         device: str | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(msg)
         self.well_formed = well_formed
+        self.too_large = too_large
         self.tag = tag
         self.device = device
         self.name = name

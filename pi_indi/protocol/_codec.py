@@ -58,12 +58,23 @@ __all__ = ["check_plain", "decode_element", "encode"]
 
 # -- Encoding ------------------------------------------------------------------------
 
-_SPECIAL = re.compile(r"[&<>\"']")
+_SPECIAL = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# What XML 1.0 cannot carry at all, not even as a character reference: a
+# string holding one (a device's reply with an ESC in it, say) would make the
+# whole stream ill-formed for every client, so it is sent as U+FFFD instead.
+# (A lone surrogate cannot even be encoded: that stays a LocalProtocolError.)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> bool:
+    """Whether *text* holds only characters XML 1.0 can carry (relays check raw text so)."""
+    return _NOT_XML.search(text) is None
 
 
 def _esc(text: str) -> str:
     if _SPECIAL.search(text) is None:
         return text
+    text = _NOT_XML.sub("\ufffd", text)
     return (
         text.replace("&", "&amp;")
         .replace("<", "&lt;")

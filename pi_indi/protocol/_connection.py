@@ -98,6 +98,19 @@ class BLOBPolicyTable:
         else:
             self._properties[(device, name)] = event.policy
 
+    def __len__(self) -> int:
+        """How many device- and property-level choices are recorded."""
+        return len(self._devices) + len(self._properties) + len(self._any_device)
+
+    def has(self, event: EnableBLOB) -> bool:
+        """Whether a choice for *event*'s scope is recorded already (so updating it adds none)."""
+        device, name = request_scope(event.device, event.name)
+        if device is None:
+            return name is None or name in self._any_device
+        if name is None:
+            return device in self._devices
+        return (device, name) in self._properties
+
     def policy(self, device: str, name: str | None = None) -> BLOBPolicy:
         """The policy in force for a device, or for one of its properties."""
         if name is not None:

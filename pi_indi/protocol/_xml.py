@@ -301,13 +301,16 @@ class ElementStream:
         self._compact()
         self._buf = self._buf + text if self._buf else text
 
-    def _error(self, msg: str, *, skip_to: int, tail: int = 0) -> RemoteProtocolError:
+    def _error(
+        self, msg: str, *, skip_to: int, tail: int = 0, too_large: bool = False
+    ) -> RemoteProtocolError:
         # Drop the element in progress and resume at the next top-level tag.
         top = self._top
         if top is None and not tail:
             self.skipped += skip_to - self._pos
         exc = RemoteProtocolError(
             msg,
+            too_large=too_large,
             tag=top.tag if top else None,
             device=top.attrs.get("device") if top else None,
             name=top.attrs.get("name") if top else None,
@@ -384,6 +387,7 @@ class ElementStream:
                 f"<{top.tag}> is larger than the {limit}-byte limit",
                 skip_to=len(self._buf),
                 tail=limit,
+                too_large=True,
             )
 
     def _fast(self, m: re.Match[str]) -> Element:
@@ -392,7 +396,9 @@ class ElementStream:
         tag, raw_attrs, body = m.group(1, 2, 3)
         if end - start > self._limit(tag):
             raise self._error(
-                f"<{tag}> is larger than the {self._limit(tag)}-byte limit", skip_to=end
+                f"<{tag}> is larger than the {self._limit(tag)}-byte limit",
+                skip_to=end,
+                too_large=True,
             )
         if len(raw_attrs) > self.max_tag:
             raise self._error(f"a tag longer than {self.max_tag} bytes", skip_to=end)
@@ -541,6 +547,7 @@ class ElementStream:
                 if size > limit:
                     raise RemoteProtocolError(
                         f"<{tag}> is larger than the {limit}-byte limit",
+                        too_large=True,
                         tag=tag,
                         device=top.attrs.get("device"),
                         name=top.attrs.get("name"),
