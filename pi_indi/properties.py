@@ -164,7 +164,19 @@ def _choice(what: str, value: Any, table: dict[str, _E]) -> _E:
 def _check_name(what: str, name: str) -> str:
     if not isinstance(name, str) or not name or name != name.strip():
         raise ValueError(f"{what} must be a non-empty string without surrounding blanks: {name!r}")
+    if not name.isprintable():
+        raise ValueError(_unprintable(what, name))
     return name
+
+
+def _unprintable(what: str, name: str) -> str:
+    # XML 1.0 cannot carry most control characters at all, an attribute turns
+    # a newline into a blank, and a name is shown to people: only printable
+    # characters (str.isprintable: no Cc, Cf, Cs, Zl, Zp, Zs but " ") are taken.
+    return (
+        f"{what} must not contain control or other unprintable characters"
+        f" (newline, tab, ESC, U+2028, U+FFFE...): {name!r}"
+    )
 
 
 # -- Members -------------------------------------------------------------------------

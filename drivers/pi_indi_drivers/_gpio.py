@@ -22,6 +22,7 @@ device would turn its pins back into inputs.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import glob
@@ -160,6 +161,59 @@ class _SimulatedFile:
         with open(new, "w", encoding="ascii") as f:
             f.write(text)
         os.replace(new, self.path)
+
+
+#: How many state changes each mock pin remembers (gpiozero's MockPin keeps all).
+MOCK_PIN_HISTORY = 1000
+
+
+class _BoundedStates:
+    """Mixed into a gpiozero mock pin class: ``states`` keeps the last changes only.
+
+    gpiozero's MockPin appends every change to a list, for ever: a client
+    toggling a simulated pin, or a sensor polled over mock SPI, would grow
+    memory without end. ``states`` becomes a deque with a length limit, which
+    ``_change_state`` appends to as before and ``assert_states`` reads as before.
+    """
+
+    states: Any
+
+    def clear_states(self) -> None:
+        super().clear_states()  # type: ignore[misc]
+        self.states = collections.deque(self.states, maxlen=MOCK_PIN_HISTORY)
+
+
+_BOUNDED: dict[type, type] = {}
+
+
+def _bounded(pin_class: type) -> type:
+    """*pin_class* with a bounded ``states`` (same name, still a subclass)."""
+    if issubclass(pin_class, _BoundedStates):
+        return pin_class
+    bounded = _BOUNDED.get(pin_class)
+    if bounded is None:
+        bounded = type(
+            pin_class.__name__,
+            (_BoundedStates, pin_class),
+            {"__qualname__": pin_class.__qualname__, "__module__": __name__},
+        )
+        _BOUNDED[pin_class] = bounded
+    return bounded
+
+
+class _MockFactory(MockFactory):  # type: ignore[misc]
+    """gpiozero's MockFactory whose pins, of whatever mock class, keep a bounded history.
+
+    MockSPIDevice asks for MockSPIClockPin and MockSPISelectPin itself, so
+    the class is swapped here, where every mock pin is made.
+    """
+
+    def pin(self, name: Any, pin_class: Any = None, **kwargs: Any) -> Any:
+        return super().pin(name, _bounded(pin_class or self.pin_class), **kwargs)
+
+
+# Named as gpiozero's in logs ("pin factory: MockFactory") and messages.
+_MockFactory.__name__ = _MockFactory.__qualname__ = "MockFactory"
 
 
 class _MockMCP3xxx(MockSPIDevice):  # type: ignore[misc]
@@ -685,6 +739,11 @@ def _restore_levels(held: list[tuple[Any, Any]], *, last: bool = False) -> None:
     """
     for pin, level in held:
         try:
+            if pin.function != "output":
+                # Its device made it an input as it closed: a sensing pin that
+                # is an output only for moments (a light sensor discharging
+                # its capacitor), not an output to hold.
+                continue
             if level in (0, 1):
                 if pin.state != level:
                     pin.state = level
@@ -810,7 +869,7 @@ class Gpio:
     def _start(self) -> Any:
         if self.mock:
             try:
-                return MockFactory(revision=self.mock_revision, pin_class=MockPWMPin)
+                return _MockFactory(revision=self.mock_revision, pin_class=MockPWMPin)
             except Exception as exc:
                 raise HardwareError(f"cannot start the mock pin factory: {exc}") from exc
         if self.pin_factory == "auto":

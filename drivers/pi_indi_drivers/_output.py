@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from pi_indi.registry import DriverContext
 
-__all__ = ["OutputDriver", "saved_number"]
+__all__ = ["OutputDriver", "requested_on", "saved_number"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,19 @@ def saved_number(
     if not math.isfinite(value) or not low <= value <= high:
         return default
     return float(value)
+
+
+def requested_on(event: Mapping[str, str]) -> bool | None:
+    """What an AtMostOne ``OFF``/``ON`` request asks: on, off, or None for nothing.
+
+    ``ON`` named decides; else ``OFF`` turned On means off. A request naming
+    neither, or only ``OFF`` turned Off, changes nothing, as libindi's
+    IUUpdateSwitch leaves the members it is not given as they are.
+    """
+    value = event.get("ON")
+    if value is None:
+        return False if event.get("OFF") == "On" else None
+    return value == "On"
 
 
 class OutputDriver(GpioDriver):

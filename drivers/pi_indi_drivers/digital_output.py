@@ -35,7 +35,7 @@ from pi_indi.properties import (
     SwitchMember,
     SwitchVector,
 )
-from pi_indi_drivers._output import OutputDriver, saved_number
+from pi_indi_drivers._output import OutputDriver, requested_on, saved_number
 
 __all__ = [
     "BuzzerDriver",
@@ -232,7 +232,10 @@ class DigitalOutputDriver(OutputDriver):
     async def _on_switch(self, output: _Output, event: Any) -> None:
         # AtMostOne: {"ON": "On"} or {"OFF": "On"} spell out the other member;
         # a request that leaves both Off means off.
-        on = event.get("ON") == "On"
+        on = requested_on(event)
+        if on is None:
+            await output.switch.send_setVectorMembers(members=("OFF", "ON"))  # as it is
+            return
         if on == (output.mode in ("on", "pulse")) and output.mode != "blink":
             # As libindi's OutputInterface: no change, no command (a pulse runs on).
             await output.switch.send_setVector(state="Ok")

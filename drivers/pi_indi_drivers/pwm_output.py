@@ -29,7 +29,7 @@ from pi_indi.properties import (
     SwitchMember,
     SwitchVector,
 )
-from pi_indi_drivers._output import OutputDriver, saved_number
+from pi_indi_drivers._output import OutputDriver, requested_on, saved_number
 
 __all__ = ["PWMLEDDriver", "PWMOptions", "PWMOutputDriver"]
 
@@ -196,7 +196,10 @@ class PWMOutputDriver(OutputDriver):
         await self.pulse.send_setVector(state="Ok")
 
     async def _on_switch(self, event: Any) -> None:
-        on = event.get("ON") == "On"
+        on = requested_on(event)
+        if on is None:
+            await self.switch.send_setVectorMembers(members=("OFF", "ON"))  # as it is
+            return
         if on and self.is_on:
             # As libindi's OutputInterface: no change, no command (a pulse runs on).
             await self.switch.send_setVector(state="Ok")

@@ -26,7 +26,7 @@ from pi_indi.properties import (
     SwitchMember,
     SwitchVector,
 )
-from pi_indi_drivers._output import OutputDriver, saved_number
+from pi_indi_drivers._output import OutputDriver, requested_on, saved_number
 
 __all__ = ["RGBLEDDriver", "RGBLEDOptions"]
 
@@ -148,7 +148,10 @@ class RGBLEDDriver(OutputDriver):
             self.color[name] = value
 
     async def _on_switch(self, event: Any) -> None:
-        on = event.get("ON") == "On"
+        on = requested_on(event)
+        if on is None:
+            await self.switch.send_setVectorMembers(members=("OFF", "ON"))  # as it is
+            return
         color = self._current()
         if on and not any(color):
             color = WHITE

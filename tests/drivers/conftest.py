@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pi_indi import IPyServer
 from pi_indi.config import DeviceConfig, parse_config
 from pi_indi.driver import IPyDriver
 from pi_indi.protocol import GetProperties
 from pi_indi.registry import DriverContext
 from pi_indi_drivers._gpio import Gpio
-from tests.server.test_server import Client
+from tests.helpers import Client
 
 
 @pytest.fixture
@@ -58,36 +55,20 @@ def make_context(
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Any]:
-    """``await serve(*drivers)`` runs an IPyServer on 127.0.0.1 and returns a connected Client.
+def serve(start: Any) -> Any:
+    """``await serve(*drivers)`` runs an IPyServer (the ``start`` fixture) and returns a Client.
 
-    The client has already sent ``getProperties``; the server and every client
-    are stopped when the test ends.
+    The client is connected and has already sent ``getProperties``; the
+    server and every client are stopped when the test ends.
     """
-    servers: list[tuple[IPyServer, asyncio.Task[Any]]] = []
-    clients: list[Client] = []
 
-    async def start(*drivers: IPyDriver) -> Client:
-        server = IPyServer(*drivers, host="127.0.0.1", port=0)
-        task = asyncio.create_task(server.asyncrun())
-        async with asyncio.timeout(5):
-            await server.listening.wait()
-        servers.append((server, task))
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        client = Client(reader, writer)
-        clients.append(client)
+    async def serve(*drivers: IPyDriver) -> Client:
+        server = await start(*drivers)
+        client: Client = await server.connect()
         await client.send(GetProperties(version="1.7"))
         return client
 
-    yield start
-    for client in clients:
-        client.writer.close()
-        with contextlib.suppress(Exception):
-            await client.writer.wait_closed()
-    for server, task in servers:
-        server.shutdown()
-        async with asyncio.timeout(10):
-            await task
+    return serve
 
 
 def update(kind: Any, name: str, state: Any = None) -> Callable[[Any], bool]:

@@ -36,7 +36,7 @@ from pi_indi_drivers._base import GpioDriver, Setting
 from pi_indi_drivers.digital_output import DigitalOutputOptions, LEDDriver
 from pi_indi_drivers.sensors import CPUTemperatureDriver, CPUTemperatureOptions
 from tests.drivers.conftest import documented_devices, make_context, update
-from tests.test_docs import DRIVER_PAGES
+from tests.helpers import DRIVER_PAGES
 
 ON = SwitchState.ON
 

@@ -14,9 +14,11 @@ from pi_indi.protocol import (
     DefTextVector,
     NewNumberVector,
     NewSwitchVector,
+    NewTextVector,
     PropertyState,
     SetNumberVector,
     SetSwitchVector,
+    SetTextVector,
     SwitchState,
 )
 from pi_indi_drivers.digital_output import (
@@ -462,3 +464,73 @@ def test_unusable_saved_state_falls_back_to_the_options(gpio, entry):
 def test_restore_false_ignores_the_saved_state(gpio):
     make(gpio, saved={"GPIO17": {"mode": "on"}}, restore=False)
     assert level(gpio, "GPIO17") == 0
+
+
+# -- requests that ask for nothing (libindi IUUpdate* with no member) --
+
+
+async def relay_on(gpio: Any, serve: Any) -> Any:
+    client = await started(serve, make(gpio, RelayDriver))
+    await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
+    await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.OK))
+    assert level(gpio, "GPIO17") == 1
+    return client
+
+
+async def test_an_empty_switch_request_leaves_the_relay_on(gpio, serve):
+    client = await relay_on(gpio, serve)
+    await client.send(NewSwitchVector(device=DEVICE, name="DIGITAL_OUTPUT_1", values={}))
+    answer = await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1"))
+    assert answer.state == PropertyState.OK
+    assert level(gpio, "GPIO17") == 1
+    assert await client.silent(update(SetSwitchVector, "DIGITAL_OUTPUT_1"), wait=0.1)
+    assert level(gpio, "GPIO17") == 1
+
+
+async def test_off_turned_off_alone_leaves_the_relay_on(gpio, serve):
+    # AtMostOne, as libindi's IUUpdateSwitch: ON is not named, so it stays On.
+    client = await relay_on(gpio, serve)
+    await client.send(set_switch("DIGITAL_OUTPUT_1", OFF=OFF))
+    answer = await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1"))
+    assert answer.state == PropertyState.OK
+    assert answer.values == {"OFF": OFF, "ON": ON}
+    assert level(gpio, "GPIO17") == 1
+
+
+async def test_an_empty_connection_request_is_refused_and_keeps_the_device(gpio, serve):
+    # CONNECTION is OneOfMany: an empty request would leave no switch On.
+    client = await relay_on(gpio, serve)
+    await client.send(NewSwitchVector(device=DEVICE, name="CONNECTION", values={}))
+    answer = await client.expect(update(SetSwitchVector, "CONNECTION"))
+    assert answer.state == PropertyState.ALERT
+    assert answer.message
+    assert level(gpio, "GPIO17") == 1
+    # Still connected: the output still takes requests.
+    await client.send(set_switch("DIGITAL_OUTPUT_1", OFF=ON))
+    await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.OK))
+    assert level(gpio, "GPIO17") == 0
+
+
+@pytest.mark.parametrize(
+    ("event", "answer"),
+    [
+        (NewNumberVector(device=DEVICE, name="PULSE_0", values={}), SetNumberVector),
+        (NewNumberVector(device=DEVICE, name="BLINK_1", values={}), SetNumberVector),
+        (NewTextVector(device=DEVICE, name="DIGITAL_OUTPUT_LABELS", values={}), SetTextVector),
+    ],
+    ids=["pulse", "blink", "labels"],
+)
+async def test_other_empty_requests_change_nothing(gpio, serve, event, answer):
+    driver = make(gpio, RelayDriver)
+    client = await started(serve, driver)
+    await client.send(set_switch("DIGITAL_OUTPUT_1", ON=ON))
+    await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.OK))
+    pin = gpio.factory.pin("GPIO17")
+    pin.clear_states()
+    await client.send(event)
+    reply = await client.expect(update(answer, event.name))
+    assert reply.state != PropertyState.ALERT
+    assert reply.state != PropertyState.BUSY
+    assert await client.silent(update(SetSwitchVector, "DIGITAL_OUTPUT_1"), wait=0.1)
+    assert [s.state for s in pin.states] == [1]  # no blinking, no pulse: steady on
+    assert driver.outputs[0].mode == "on"

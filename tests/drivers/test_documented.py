@@ -10,7 +10,7 @@ from pi_indi.registry import bundled_driver_names, find_driver
 from pi_indi_drivers._base import GpioDriver
 from pi_indi_drivers._gpio import Gpio
 from tests.drivers.conftest import documented_devices, make_context
-from tests.test_docs import DRIVER_PAGES
+from tests.helpers import DRIVER_PAGES
 
 
 @pytest.mark.parametrize("name", bundled_driver_names())

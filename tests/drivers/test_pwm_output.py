@@ -241,3 +241,18 @@ async def test_pulse_mode_turns_the_output_off_after_the_duration(gpio, serve):
     assert done.values == {"OFF": ON, "ON": OFF}
     await client.expect(update(SetNumberVector, "PULSE_0", PropertyState.OK))
     assert duty(gpio) == 0
+
+
+# -- requests that ask for nothing (libindi IUUpdate* with no member) --
+
+
+async def test_an_empty_switch_request_leaves_the_pwm_output_on(gpio, serve):
+    client = await started(serve, make(gpio))
+    await client.send(set_switch(ON=ON))
+    await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.OK))
+    assert duty(gpio) == 1.0
+    for values in ({}, {"OFF": OFF}):
+        await client.send(NewSwitchVector(device=DEVICE, name="DIGITAL_OUTPUT_1", values=values))
+        answer = await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1"))
+        assert answer.values["ON"] == ON
+        assert duty(gpio) == 1.0

@@ -236,3 +236,20 @@ def test_unusable_saved_state_falls_back_to_the_options(gpio):
 def test_restore_false_ignores_the_saved_state(gpio):
     make(gpio, saved={"on": True, "red": 70.0, "green": 0.0, "blue": 0.0}, restore=False)
     assert rgb(gpio) == (0, 0, 0)
+
+
+# -- requests that ask for nothing (libindi IUUpdate* with no member) --
+
+
+async def test_an_empty_switch_request_leaves_the_rgb_led_on(gpio, serve):
+    client = await started(serve, make(gpio))
+    await client.send(NewSwitchVector(device=DEVICE, name="DIGITAL_OUTPUT_1", values={"ON": ON}))
+    await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1", PropertyState.OK))
+    red = gpio.factory.pin(PINS["red"])
+    lit = red.state
+    assert lit > 0
+    for values in ({}, {"OFF": OFF}):
+        await client.send(NewSwitchVector(device=DEVICE, name="DIGITAL_OUTPUT_1", values=values))
+        answer = await client.expect(update(SetSwitchVector, "DIGITAL_OUTPUT_1"))
+        assert answer.values["ON"] == ON
+        assert red.state == lit
