@@ -21,13 +21,15 @@ import socket
 import stat
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pi_indi import _logger
+from pi_indi._gather import GatheredWriter
+from pi_indi._ingress import STDIN, Ingress
+from pi_indi._log import LogLimiter
 from pi_indi.driver import DriverLink
-from pi_indi.errors import RemoteProtocolError
-from pi_indi.protocol import CLOSED, NEED_DATA, Connection, Event, encode
+from pi_indi.protocol import Event, PlainVector, encode
 
 if TYPE_CHECKING:
     from pi_indi.driver import IPyDriver
@@ -63,11 +65,14 @@ def _read_fd(fd: int) -> bytes:
 class StdioLink(DriverLink):
     """Runs a driver on fd 0 (requests in) and fd 1 (events out)."""
 
+    label = "stdin"
+
     def __init__(self, driver: IPyDriver, *, infd: int = 0, outfd: int = 1) -> None:
         self._driver = driver
         self._infd = infd
         self._outfd = outfd
-        self._conn = Connection()
+        self._ingress = Ingress(self, STDIN, LogLimiter(logger))
+        self._arrived: list[Event] = []
         self._out = bytearray()
         self._out_nonblocking = False
         self._writer_registered = False
@@ -75,7 +80,7 @@ class StdioLink(DriverLink):
         self._closed = False
         self._sock: socket.socket | None = None
         self._backlog: deque[Event] = deque()
-        self._gather: bytearray | None = None
+        self._writer = GatheredWriter(self._emit, _GATHER)
         self._eof = False
         self._paused = False
         self._wake = asyncio.Event()
@@ -97,36 +102,20 @@ class StdioLink(DriverLink):
             return
         if self._drained is None:
             self._setup_output()
-        data = encode(event)
-        gather = self._gather
-        if gather is None:
-            # The first message of a loop iteration goes out at once; the rest
-            # of that iteration's are written together when it ends.
-            self._emit(data)
-            self._gather = bytearray()
-            asyncio.get_running_loop().call_soon(self._flush_gather)
-        else:
-            gather += data
-            if len(gather) >= _GATHER:
-                self._flush_gather()
-                self._gather = bytearray()
+        self._writer.write(encode(event))
         if len(self._out) > _HIGH_WATER:
             assert self._drained is not None  # noqa: S101
             self._drained.clear()
             await self._drained.wait()
 
     def _emit(self, data: bytes) -> None:
+        if self._closed:
+            return
         if not self._out:
             data = self._write_now(data)
         if data:
             self._out += data
             self._want_writer()
-
-    def _flush_gather(self) -> None:
-        gather = self._gather
-        self._gather = None
-        if gather and not self._closed:
-            self._emit(bytes(gather))
 
     def _write_now(self, data: bytes) -> bytes:
         if not self._out_nonblocking:
@@ -203,7 +192,7 @@ class StdioLink(DriverLink):
                     while self._backlog:
                         # The driver's queue was full: wait for room, in order,
                         # leaving each queued here until the driver takes it.
-                        await driver._receive(self._backlog[0])
+                        await driver.receive_event(self._backlog[0])
                         self._backlog.popleft()
                     if self._eof:
                         break
@@ -234,7 +223,7 @@ class StdioLink(DriverLink):
             return
         backlog = self._backlog
         for event in self._events(data):
-            if backlog or not driver._offer(event):
+            if backlog or not driver.offer_event(event):
                 backlog.append(event)
         if backlog:
             # Stop reading until the driver has taken what is waiting.
@@ -255,34 +244,39 @@ class StdioLink(DriverLink):
                 fds = array.array("i")
                 fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
                 for fd in fds:
-                    self._conn.receive_attachment(_read_fd(fd))
+                    self._ingress.receive_attachment(_read_fd(fd))
         if flags & getattr(socket, "MSG_CTRUNC", 0):
             logger.error("attached BLOB descriptors were truncated by the kernel")
         return data
 
-    def _events(self, chunk: bytes) -> Iterator[Event]:
-        conn = self._conn
-        conn.receive_data(chunk)
-        while True:
-            try:
-                event = conn.next_event()
-            except RemoteProtocolError as exc:
-                # Garbage on stdin: report it and carry on with the next element.
-                logger.warning("ignored bad input on stdin: %s", exc)
-                continue
-            if event is NEED_DATA or event is CLOSED:
-                return
-            yield event  # type: ignore[misc]
+    def _events(self, chunk: bytes) -> list[Event]:
+        # Garbage on stdin is logged (rate-limited) and skipped: see _ingress.
+        self._ingress.feed(chunk)
+        arrived = self._arrived
+        self._arrived = []
+        return arrived
+
+    # IngressSink
+
+    def on_event(self, event: Event) -> None:
+        self._arrived.append(event)
+
+    def on_plain(self, item: PlainVector) -> bool:
+        return False
+
+    def tell(self, message: str, device: str | None) -> None:
+        """Faults on stdin are logged, not answered."""
+
+    def give_up(self, reason: str) -> None:
+        """Never: bad input on stdin is skipped."""
 
     async def _feed(self, driver: IPyDriver, chunk: bytes) -> None:
         for event in self._events(chunk):
-            await driver._receive(event)
+            await driver.receive_event(event)
 
     def close(self) -> None:
         """Flush what can be written and release the descriptors."""
-        if self._gather:
-            self._out += self._gather
-        self._gather = None
+        self._out += self._writer.take()
         loop = asyncio.get_event_loop()
         if self._writer_registered:
             with contextlib.suppress(ValueError, RuntimeError):

@@ -11,7 +11,9 @@ nothing (every problem is logged); a valid one is applied without dropping
 clients: devices whose table changed are deleted and built again, new ones
 are added, gone ones deleted, and devices whose table did not change keep
 running untouched, state and all (a device that only became read-only, or
-stopped being, is one of them: the server enforces ``readonly``). The
+stopped being, is one of them: the server enforces ``readonly``). A device
+whose table changed only in its labels is made again from the state it had,
+its outputs handed over still driven: none changes level. The
 ``[server]`` table's access list and limits apply at once. Under systemd the service reports
 ``READY=1`` once it listens with its drivers started, ``RELOADING=1`` and
 ``READY=1`` around a reload, ``STOPPING=1`` on the way out, ``STATUS=`` with
@@ -20,16 +22,25 @@ stalled loop stops the pings and systemd restarts the service. A reload that
 was refused or failed stays at the head of ``STATUS=`` until one succeeds, and
 each reload's outcome is published in ``$RUNTIME_DIRECTORY`` for ``pi-indi
 reload`` (ExecReload) to wait on.
+
+A reload refuses, as it refuses an invalid file, a config that would stop
+every running device (no device enabled: a file emptied or truncated by
+mistake is a valid config) or let more clients in (``allow`` admitting an
+address the old networks did not, or listening where it did not: loopback
+to a LAN address, some addresses to all of them). A restart applies it: the
+service applies any valid config at start, which is explicit enough.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import ipaddress
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -47,6 +58,10 @@ __all__ = ["Appliance", "DeviceStatus"]
 logger = logging.getLogger(__name__)
 
 _KEPT = "still serving the previous config"
+#: How to apply a config that a reload refuses as a likely mistake.
+_RESTART = "to apply it, restart the service (systemctl restart pi-indi)"
+
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(slots=True)
@@ -68,8 +83,86 @@ def _same_table(old: DeviceConfig, new: DeviceConfig) -> bool:
     return (old.driver, old.enabled, old.options) == (new.driver, new.enabled, new.options)
 
 
+#: The options that name things for clients (the output and input drivers'
+#: ``labels``, a single input's ``label``): a change only there keeps the state.
+_LABEL_FIELDS = frozenset({"label", "labels"})
+
+
+def _only_labels_differ(old: DeviceConfig, new: DeviceConfig) -> bool:
+    """Whether the two tables differ, and only in their label options."""
+    if (old.driver, old.enabled) != (new.driver, new.enabled) or old.options == new.options:
+        return False
+    before, after = old.options, new.options
+    if (
+        type(before) is not type(after)
+        or not dataclasses.is_dataclass(before)
+        or isinstance(before, type)
+    ):
+        return False
+    names = {f.name for f in dataclasses.fields(before)}
+    if not names & _LABEL_FIELDS:
+        return False
+    return all(getattr(before, name) == getattr(after, name) for name in names - _LABEL_FIELDS)
+
+
 def _readonly(config: Config) -> set[str]:
     return {device.name for device in config.devices if device.readonly}
+
+
+def _wider_allow(old: ServerConfig, new: ServerConfig) -> list[str]:
+    """The networks of *new*'s ``allow`` with addresses that *old*'s do not admit."""
+    olds = [ipaddress.ip_network(text) for text in old.allow]
+    # Collapsed, the old networks are the fewest blocks covering them: a
+    # network within their union is within one of them.
+    v4 = list(ipaddress.collapse_addresses(n for n in olds if isinstance(n, ipaddress.IPv4Network)))
+    v6 = list(ipaddress.collapse_addresses(n for n in olds if isinstance(n, ipaddress.IPv6Network)))
+    wider: list[str] = []
+    for text in new.allow:
+        network = ipaddress.ip_network(text)
+        if isinstance(network, ipaddress.IPv4Network):
+            covered = any(network.subnet_of(o) for o in v4)
+        else:
+            covered = any(network.subnet_of(o) for o in v6)
+        if not covered:
+            wider.append(text)
+    return wider
+
+
+def _listen_hosts(server: ServerConfig) -> tuple[str, ...]:
+    return tuple(server.bind) or (server.host,)
+
+
+def _address(host: str) -> _Address | None:
+    if host == "localhost":
+        return ipaddress.ip_address("127.0.0.1")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None  # a host name (or "", every address): nothing is known of it
+
+
+def _wider_hosts(old: ServerConfig, new: ServerConfig) -> list[str]:
+    """The addresses *new* listens on that *old* did not reach.
+
+    A loopback address reaches no other machine; one of this machine's
+    addresses is reached where the old ones included it or the unspecified
+    address of its family (``0.0.0.0``), or ``::``, on which the server
+    listens for both families.
+    """
+    olds = [_address(host) for host in _listen_hosts(old)]
+    wider: list[str] = []
+    for host in _listen_hosts(new):
+        address = _address(host)
+        if host in _listen_hosts(old) or (address is not None and address.is_loopback):
+            continue
+        if address is not None and any(
+            o is not None
+            and (o == address or (o.is_unspecified and o.version in (address.version, 6)))
+            for o in olds
+        ):
+            continue
+        wider.append(host)
+    return wider
 
 
 def _limits(server: ServerConfig) -> dict[str, Any]:
@@ -80,6 +173,8 @@ def _limits(server: ServerConfig) -> dict[str, Any]:
         "max_connections_per_minute": server.max_connections_per_minute or None,
         "max_element": server.max_element_kb << 10,
         "max_blob_element": max(1, int(server.max_blob_mb * (1 << 20))),
+        "max_connections_per_address": server.max_connections_per_address or None,
+        "handshake_timeout": server.handshake_seconds,
     }
 
 
@@ -206,7 +301,15 @@ class Appliance:
                 return status
         return None
 
-    def _build_one(self, device: DeviceConfig) -> IPyDriver | None:
+    def _build_one(
+        self, device: DeviceConfig, handed_over: Mapping[str, Any] | None = None
+    ) -> IPyDriver | None:
+        """Build one device's driver; *handed_over*: the state to start from, its outputs'.
+
+        A device handed over starts from the state its previous driver had,
+        whatever ``[state] restore`` and its own ``restore`` say: those are
+        about starting the service, and this is not a start.
+        """
         status = DeviceStatus(device.name, device.driver, DriverStatus.LOADED)
         old = self._status_of(device.name)
         if old is not None:
@@ -225,11 +328,18 @@ class Appliance:
             )
             return None
         restore = self.config.state.restore
+        options = device.options
+        saved_state: Mapping[str, Any] | None = self.store.get(device.name) if restore else None
+        if handed_over is not None:
+            saved_state = handed_over
+            if getattr(options, "restore", True) is False:
+                # The output drivers' restore = false: no saved state at start.
+                options = dataclasses.replace(options, restore=True)
         context = DriverContext(
             devicename=device.name,
-            options=device.options,
+            options=options,
             hardware=self.hardware,
-            saved_state=self.store.get(device.name) if restore else None,
+            saved_state=saved_state,
             settings=self.settings.get(device.name),
             save_settings=partial(self.settings.save, device.name),
             load_settings=partial(self.settings.read, device.name),
@@ -363,6 +473,9 @@ class Appliance:
             except Exception:
                 logger.exception("%s: shutdown failed", type(driver).__name__)
         self.hardware.close()
+        # The last states on disk before the process ends, not a write behind.
+        self.store.flush()
+        self.settings.flush()
 
     def status_text(self) -> str:
         """One line for systemd's STATUS: devices running, clients, address.
@@ -456,6 +569,17 @@ class Appliance:
                 tuple(str(issue) for issue in refused.issues),
             )
             return False
+        mistaken = self._mistaken(new)
+        if mistaken:
+            what = " and ".join(mistaken)
+            # Not an error of the file: a likely mistake, which a restart applies.
+            logger.warning("reload refused: %s %s; %s; %s", new.source, what, _KEPT, _RESTART)
+            self._reload_done(
+                "refused",
+                f"reload refused ({what}; restart to apply)",
+                f"{new.source} {what}; {_KEPT}; {_RESTART}",
+            )
+            return False
         try:
             await self.apply(new)
         except Exception as exc:
@@ -473,6 +597,23 @@ class Appliance:
         self._reload_done("applied")
         logger.info("reloaded: %s", self.status_text())
         return True
+
+    def _mistaken(self, new: Config) -> list[str]:
+        """Why applying *new* by a reload looks like a mistake; empty when it does not."""
+        found: list[str] = []
+        if self.running and not any(device.enabled for device in new.devices):
+            found.append(f"would stop every device (it enables none; {len(self.running)} running)")
+        old = self.config.server
+        networks = _wider_allow(old, new.server)
+        if networks:
+            found.append(f"would widen [server] allow (to {', '.join(networks)})")
+        hosts = _wider_hosts(old, new.server)
+        if hosts:
+            found.append(
+                f"would listen on more addresses ({', '.join(hosts)}; was"
+                f" {', '.join(_listen_hosts(old))})"
+            )
+        return found
 
     def _reload_done(
         self,
@@ -533,8 +674,16 @@ class Appliance:
         if self.control is not None:
             await self._remove(self.control)
             self.control = None
+        handed_over: dict[str, Mapping[str, Any]] = {}
         for name in gone:
-            _, driver = self.running.pop(name)
+            table, driver = self.running.pop(name)
+            if not rebuild_all and name in wanted and _only_labels_differ(table, wanted[name]):
+                state = await self._hand_over(driver)
+                if state is not None:
+                    logger.info("%s: only its labels changed: made again, outputs kept", name)
+                    handed_over[name] = state
+                    self._forget(name)
+                    continue
             logger.info("%s: stopping (its table changed or went)", name)
             await self._remove(driver)
             self._forget(name)
@@ -572,7 +721,7 @@ class Appliance:
                 self._set_status(device, DriverStatus.START_ERROR, str(failed))
                 continue
             before = getattr(self.hardware, "open_error", None) if on_demand else None
-            built = self._build_one(device)
+            built = self._build_one(device, handed_over.get(device.name))
             if built is not None and server is not None:
                 await server.add_driver(built)
             after = getattr(self.hardware, "open_error", None) if on_demand else None
@@ -594,6 +743,43 @@ class Appliance:
                 await server.listen(where.host, where.port, bind=where.bind)
             ):
                 raise OSError(f"cannot listen on {', '.join(wanted_hosts)} port {where.port}")
+
+    async def _hand_over(self, driver: IPyDriver) -> Mapping[str, Any] | None:
+        """Stop *driver* leaving its outputs as they are; the state to start its successor from.
+
+        Its state is the one it would save (``snapshot()``, the output
+        drivers'). It stops as a disconnected device does, without its safe
+        state, and its pins are released still driven (the hardware's
+        ``holding()``), for the driver made next to claim at the same levels.
+        None, and nothing done, when it cannot: a driver with no such state
+        (an input's has nothing to keep), a hardware that cannot hold, or a
+        device a client disconnected (its outputs safe already, and free).
+        """
+        handed: Any = driver  # the output drivers' own API (pi_indi_drivers' GpioDriver)
+        snapshot = getattr(handed, "snapshot", None)
+        close_hardware = getattr(handed, "close_hardware", None)
+        holding = getattr(self.hardware, "holding", None)
+        if (
+            snapshot is None
+            or close_hardware is None
+            or holding is None
+            or getattr(handed, "connected", None) is not True
+        ):
+            return None
+        try:
+            state: Mapping[str, Any] = snapshot()
+        except NotImplementedError:
+            return None
+        except Exception:
+            logger.exception("%s: cannot read its state", type(driver).__name__)
+            return None
+        # Stopped as if disconnected already: its shutdown() sets no safe state
+        # and leaves the pins to the release below.
+        handed.connected = False
+        await self._remove(driver)
+        with holding(True):
+            close_hardware()
+        return state
 
     async def _remove(self, driver: IPyDriver) -> None:
         if self.server is not None:

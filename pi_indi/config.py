@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
+import stat
 import tomllib
 import types
 import typing
@@ -39,6 +41,9 @@ __all__ = [
     "option",
     "parse_config",
 ]
+
+#: The largest config file read: a real one is a few KiB; more is the wrong file.
+_MAX_CONFIG_BYTES = 1024 * 1024
 
 _MISSING: Any = dataclasses.MISSING
 
@@ -116,8 +121,19 @@ class ServerConfig:
     max_connections_per_minute: int = option(
         120, help="connections one address may open in a minute; 0 for no limit", min=0
     )
+    max_connections_per_address: int = option(
+        4,
+        help="clients at once from one address; 0 for no limit (SSH tunnels share 127.0.0.1)",
+        min=0,
+    )
+    handshake_seconds: float = option(
+        10.0,
+        help="a client that sends nothing this long after connecting is closed; 0: never",
+        min=0,
+        unit="s",
+    )
     max_client_queue_mb: float = option(
-        128.0,
+        4.0,
         help="MiB of output a client may fall behind before it is dropped (indiserver -m)",
         min=0.01,
         unit="MiB",
@@ -130,7 +146,7 @@ class ServerConfig:
         unit="KiB",
     )
     max_blob_mb: float = option(
-        64.0,
+        4.0,
         help="largest BLOB vector a client may send; larger closes it",
         min=0.01,
         max=4096,
@@ -278,6 +294,30 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+#: What XML 1.0 cannot carry (so neither can INDI): C0 controls other than
+#: tab, newline and carriage return, surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _not_xml(text: str) -> str | None:
+    """An issue for a string holding a character XML cannot carry, else None."""
+    bad = _NOT_XML.search(text)
+    if bad is None:
+        return None
+    return f"has the character {bad.group()!r}, which XML (and so INDI) cannot carry"
+
+
+#: What no INDI name may hold: every control character (C0, DEL, C1) and what
+#: XML cannot carry.
+_NOT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _control(text: str) -> str | None:
+    """The first character of *text* no INDI name may hold, if any."""
+    bad = _NOT_IN_NAMES.search(text)
+    return None if bad is None else bad.group()
+
+
 def _toml_type(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
@@ -378,6 +418,12 @@ class _Checker:
             return self.number(tp, value, meta, path)
         if tp is str:
             if isinstance(value, str):
+                # Labels and the like go on the wire; no string of the file
+                # has any use for what XML cannot carry.
+                problem = _not_xml(value)
+                if problem is not None:
+                    self.issue(path, problem)
+                    return False, None
                 return True, value
             self.issue(path, f"must be a string, not {_toml_type(value)} ({value!r})")
             return False, None
@@ -451,6 +497,12 @@ def _check_device(
         ok = False
     elif not isinstance(name, str):
         checker.issue(f"{path}.name", f"must be a string, not {_toml_type(name)}")
+        ok = False
+    elif (char := _control(name)) is not None:
+        checker.issue(
+            f"{path}.name",
+            f"{name!r} has the control character {char!r}, which is not allowed in an INDI name",
+        )
         ok = False
     elif not name or name != name.strip() or "." in name:
         checker.issue(
@@ -563,6 +615,9 @@ def parse_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([ConfigIssue("", f"not valid TOML: {exc}")], source) from None
+    except RecursionError:
+        message = "not valid TOML: nested too deeply (arrays or inline tables)"
+        raise ConfigError([ConfigIssue("", message)], source) from None
 
     checker = _Checker(None)
     sections: dict[str, Any] = {}
@@ -604,18 +659,60 @@ def parse_config(
     )
 
 
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _read_config_file(source: str) -> bytes:
+    """The bytes of the config file, refusing at once what cannot be one.
+
+    It is opened without blocking, so a FIFO is refused instead of waiting
+    for a writer (which would hang a reload, and then the stop); only a
+    regular file is read, and at most 1 MiB of it.
+    """
+
+    def refuse(message: str) -> ConfigError:
+        return ConfigError([ConfigIssue("", f"cannot read it: {message}")], source)
+
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise refuse(str(exc.strerror)) from None
+    limit = f"larger than {_MAX_CONFIG_BYTES // (1024 * 1024)} MiB"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((k for test, k in _FILE_KINDS if test(info.st_mode)), "a special file")
+            raise refuse(f"not a regular file ({kind})")
+        if info.st_size > _MAX_CONFIG_BYTES:
+            raise refuse(f"{limit} ({info.st_size} bytes); is it the right file?")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(_MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise refuse(str(exc.strerror)) from None
+    finally:
+        os.close(fd)
+    if len(data) > _MAX_CONFIG_BYTES:  # a file that said it was smaller
+        raise refuse(f"{limit}; is it the right file?")
+    return data
+
+
 def load_config(path: str | os.PathLike[str], **kwargs: Any) -> Config:
     """Read and check the config file at *path* (see :func:`parse_config`).
+
+    Only a regular file of at most 1 MiB is read; anything
+    else (a FIFO, a directory, a device) is refused at once.
 
     Raises:
         ConfigError: the file cannot be read, or has problems (all listed).
     """
     source = os.fspath(path)
-    try:
-        with open(source, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise ConfigError([ConfigIssue("", f"cannot read it: {exc.strerror}")], source) from None
+    data = _read_config_file(source)
     return parse_config(data, source=source, **kwargs)
 
 

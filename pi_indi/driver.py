@@ -7,9 +7,14 @@ its events into bytes and back.
 Requests from clients are checked here before ``rxevent`` sees them: a request
 for a vector of the wrong type, an unknown member, a read-only vector, a value
 that is not a number or is out of range, or switches that break the vector's
-rule are answered with the vector in Alert and a message saying why. ``rxevent``
-and ``snoopevent`` calls for one driver run one at a time, in the order the
-requests arrived, whichever way the driver is run.
+rule are answered with the vector in Alert and a message saying why. A request
+naming no member changes nothing, as libindi's IUUpdate* with none: it is
+answered with the vector as it is and ``rxevent`` does not see it, except on a
+OneOfMany switch, where it would leave no switch On and is refused (as is a
+OneOfMany request turning none On). The log line of a refusal shows what the
+client sent escaped, and comes once per 10 s for the same kind on one vector.
+``rxevent`` and ``snoopevent`` calls for one driver run one at a time, in the
+order the requests arrived, whichever way the driver is run.
 
 Failures stay inside the driver. A ``rxevent`` that raises is logged with its
 traceback and the request is answered with the vector in Alert and a message
@@ -41,6 +46,8 @@ from datetime import datetime
 from typing import Any
 
 from pi_indi import _logger, events
+from pi_indi._backoff import Backoff
+from pi_indi._log import LogLimiter, shown
 from pi_indi.properties import (
     BLOBVector,
     LightVector,
@@ -49,6 +56,7 @@ from pi_indi.properties import (
     SwitchVector,
     TextVector,
     _timestamp,
+    _unprintable,
     getfloat,
 )
 from pi_indi.protocol import (
@@ -91,6 +99,7 @@ _NEW_FOR: dict[type, type[PropertyVector[Any]]] = {
     NewNumberVector: NumberVector,
     NewBLOBVector: BLOBVector,
 }
+_NONE_ON = "OneOfMany needs exactly one switch On; to change it, turn another On"
 _NEW_TAG = {
     SwitchVector: "newSwitchVector",
     TextVector: "newTextVector",
@@ -101,7 +110,15 @@ _NEW_TAG = {
 
 
 class DriverLink(abc.ABC):
-    """How a running driver talks to the world: stdio, or a server in-process."""
+    """How a running driver talks to the world: stdio, or a server in-process.
+
+    The contract, both ways: a link is attached with
+    :meth:`IPyDriver.attach_link` before the driver runs; the driver sends
+    through :meth:`send` (or :attr:`send_nowait`); the link's :meth:`run`
+    hands what arrives to :meth:`IPyDriver.offer_event` from loop callbacks
+    (it returns False when the driver's queue is full) or awaits
+    :meth:`IPyDriver.receive_event`, in order, until the peer goes away.
+    """
 
     #: A link whose sending never waits may set this to a plain function that
     #: sends one event; the driver then calls it instead of awaiting :meth:`send`.
@@ -113,14 +130,21 @@ class DriverLink(abc.ABC):
 
     @abc.abstractmethod
     async def run(self, driver: IPyDriver) -> None:
-        """Feed incoming events to ``driver._receive`` until the peer goes away."""
+        """Feed incoming events to ``driver.receive_event`` until the peer goes away."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the link's resources."""
 
 
 class _Rejected(Exception):
-    """A client request that breaks the vector's rules; the text goes to the client."""
+    """A client request that breaks the vector's rules; the text goes to the client.
+
+    *kind* names the rule broken (one word), for rate-limiting the log line.
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class _Suspended:
@@ -204,6 +228,8 @@ class Device(UserDict[str, PropertyVector[Any]]):
         super().__init__()
         if not isinstance(devicename, str) or not devicename or devicename != devicename.strip():
             raise ValueError(f"device name must be a non-empty string: {devicename!r}")
+        if not devicename.isprintable():
+            raise ValueError(_unprintable("device name", devicename))
         self.devicename = devicename
         self.enable = True
         self.devicedata = devicedata
@@ -337,10 +363,16 @@ class IPyDriver(UserDict[str, Device]):
         self._running = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inbox: asyncio.Queue[Event | _Suspended] | None = None
+        # getProperties requests waiting in the inbox: one the same as a
+        # waiting one is answered by it (definitions go to every client that
+        # watches), so a flood of them costs one answer, not one each.
+        self._queued_gets: set[Event] = set()
         self._dispatcher: asyncio.Task[None] | None = None
         # True while a request or snooped event is being handled.
         self._busy = False
         self._snoop_changed: asyncio.Event | None = None
+        # Lines caused by clients or other drivers: one per 10 s per kind.
+        self._log_limiter = LogLimiter(logger)
 
     def __setitem__(self, key: str, value: Device) -> None:
         raise TypeError("a driver's devices are fixed when it is made")
@@ -567,6 +599,8 @@ class IPyDriver(UserDict[str, Device]):
             self._dispatcher = None
             while self._inbox is not None and not self._inbox.empty():
                 item = self._inbox.get_nowait()
+                if type(item) is GetProperties:
+                    self._queued_gets.discard(item)
                 if type(item) is _Suspended:
                     item.coro.close()
             self._link.close()
@@ -577,7 +611,12 @@ class IPyDriver(UserDict[str, Device]):
         """Run ``hardware()``; start it again, with a growing delay, each time it raises."""
         loop = asyncio.get_running_loop()
         name = type(self).__name__
-        delay = self.hardware_restart_delay
+        # A run as long as the longest delay was a good one: start over.
+        backoff = Backoff(
+            self.hardware_restart_delay,
+            self.hardware_restart_max_delay,
+            reset_after=self.hardware_restart_max_delay,
+        )
         # The vectors put in Alert by the last failure, with the state each had.
         alerted: list[tuple[PropertyVector[Any], str]] = []
         while True:
@@ -590,8 +629,7 @@ class IPyDriver(UserDict[str, Device]):
                 if self._stop:
                     logger.info("driver %s: hardware() ended while stopping: %r", name, exc)
                     return
-                if loop.time() - started >= self.hardware_restart_max_delay:
-                    delay = self.hardware_restart_delay  # it ran a good while: start over
+                delay = backoff.next(loop.time() - started)
                 logger.exception(
                     "driver %s: hardware() failed; starting it again in %g s", name, delay
                 )
@@ -599,7 +637,6 @@ class IPyDriver(UserDict[str, Device]):
             else:
                 return  # done, as indipydriver's hardware() is when it returns
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self.hardware_restart_max_delay)
             if self._stop:
                 return
             logger.info("driver %s: starting hardware() again", name)
@@ -657,13 +694,21 @@ class IPyDriver(UserDict[str, Device]):
                 encode(event).decode("utf-8", "replace").rstrip(),
             )
 
-    async def _receive(self, event: Event) -> None:
+    def attach_link(self, link: DriverLink) -> None:
+        """Run on *link*, not stdin/stdout (a server does this before it starts the driver)."""
+        self._link = link
+
+    async def receive_event(self, event: Event) -> None:
         """Queue one incoming event (links call this; it waits when the queue is full)."""
         self._log_rx(event)
         assert self._inbox is not None  # noqa: S101
+        if type(event) is GetProperties:
+            if event in self._queued_gets:
+                return
+            self._queued_gets.add(event)
         await self._inbox.put(event)
 
-    def _offer(self, event: Event) -> bool:
+    def offer_event(self, event: Event) -> bool:
         """Take one incoming event without waiting; False when there is no room for it.
 
         Links call this from loop callbacks. When the driver is idle the event
@@ -673,6 +718,8 @@ class IPyDriver(UserDict[str, Device]):
         if inbox is None or inbox.full():
             return False
         self._log_rx(event)
+        if type(event) is GetProperties and event in self._queued_gets:
+            return True
         dispatcher = self._dispatcher
         if (
             self._busy
@@ -682,6 +729,8 @@ class IPyDriver(UserDict[str, Device]):
             or asyncio.current_task() is not None
             or dispatcher.done()
         ):
+            if type(event) is GetProperties:
+                self._queued_gets.add(event)
             inbox.put_nowait(event)
         else:
             self._handle_now(dispatcher, event)
@@ -720,6 +769,8 @@ class IPyDriver(UserDict[str, Device]):
         inbox = self._inbox
         while True:
             item = await inbox.get()
+            if type(item) is GetProperties:
+                self._queued_gets.discard(item)
             self._busy = True
             try:
                 if type(item) is _Suspended:
@@ -738,8 +789,15 @@ class IPyDriver(UserDict[str, Device]):
                 await self._handle(event)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            logger.exception("driver %s failed handling %r", type(self).__name__, event)
+        except Exception:  # noqa: BLE001 - logged with its traceback
+            self._log_limiter.log(
+                logging.ERROR,
+                ("failed", type(event)),
+                "driver %s failed handling %s",
+                type(self).__name__,
+                shown(repr(event), 300),
+                exc_info=True,
+            )
 
     async def _handle(self, event: Event) -> None:
         kind = type(event)
@@ -803,10 +861,23 @@ class IPyDriver(UserDict[str, Device]):
         try:
             rx = self._check_request(vector, event)
         except _Rejected as exc:
-            logger.warning(
-                "refused %s for %s.%s: %s", type(event).__name__, event.device, event.name, exc
+            # The device and vector exist, so the keys are as many as the vectors.
+            self._log_limiter.warning(
+                ("refused", exc.kind, event.device, event.name),
+                "refused %s for %s.%s: %s",
+                type(event).__name__,
+                shown(event.device),
+                shown(event.name),
+                shown(exc, 300),
             )
             await self._alert(vector, f"[ERROR] {vector.name}: {exc}")
+            return
+        if rx is None:
+            # Nothing to change: answered with the vector as it is, as a libindi
+            # driver answers after IUUpdate* (rxevent could read a request naming
+            # no member as "all Off"). BLOBs are not sent again.
+            names = () if isinstance(vector, BLOBVector) else tuple(vector.data)
+            await vector.send_setVectorMembers(members=names)
             return
         await self._call_rxevent(vector, rx)
 
@@ -815,8 +886,15 @@ class IPyDriver(UserDict[str, Device]):
             await self.rxevent(rx)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            logger.exception("driver %s: rxevent failed on %s", type(self).__name__, vector.name)
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback
+            self._log_limiter.log(
+                logging.ERROR,
+                ("rxevent failed", vector.devicename, vector.name, type(exc)),
+                "driver %s: rxevent failed on %s",
+                type(self).__name__,
+                shown(vector.name),
+                exc_info=True,
+            )
             await self._alert(
                 vector,
                 f"[ERROR] {vector.name}: the driver failed to handle the request ({_reason(exc)})",
@@ -829,22 +907,33 @@ class IPyDriver(UserDict[str, Device]):
         await vector.send_setVectorMembers(message=message, members=[])
 
     @staticmethod
-    def _check_request(vector: PropertyVector[Any], event: Any) -> events.newVector:
+    def _check_request(vector: PropertyVector[Any], event: Any) -> events.newVector | None:
+        """The request as rxevent gets it; None when it changes nothing."""
         expected = _NEW_FOR[type(event)]
         if not isinstance(vector, expected):
             raise _Rejected(
                 f"this is a {type(vector).__name__}: it takes {_NEW_TAG[type(vector)]},"
-                f" not {type(event).__name__[0].lower()}{type(event).__name__[1:]}"
+                f" not {type(event).__name__[0].lower()}{type(event).__name__[1:]}",
+                "type",
             )
         if vector._perm is Permission.RO:
-            raise _Rejected("this property is read-only")
+            raise _Rejected("this property is read-only", "read-only")
         data = vector.data
         if isinstance(event, NewBLOBVector):
             unknown = [b.name for b in event.blobs if b.name not in data]
+            empty = not event.blobs
         else:
             unknown = [n for n in event.values if n not in data]
+            empty = not event.values
         if unknown:
-            raise _Rejected(f"no member {', '.join(map(repr, unknown))}")
+            raise _Rejected(f"no member {', '.join(map(repr, unknown))}", "member")
+        if empty:
+            # The DTD wants one member or more. libindi's IUUpdate* with none
+            # changes nothing, except that OneOfMany is then left with no
+            # switch On, which it refuses.
+            if isinstance(vector, SwitchVector) and vector._rule == SwitchRule.ONE_OF_MANY:
+                raise _Rejected(_NONE_ON, "rule")
+            return None
         if isinstance(event, NewBLOBVector):
             return events.newBLOBVector(vector, event)
         if isinstance(event, NewNumberVector):
@@ -852,7 +941,7 @@ class IPyDriver(UserDict[str, Device]):
                 value = parse_number(text)
                 member = vector.data[name]
                 if not member.in_range(value):
-                    raise _Rejected(f"{name}={text} is outside {member.min}..{member.max}")
+                    raise _Rejected(f"{name}={text} is outside {member.min}..{member.max}", "range")
             return events.newNumberVector(vector, event, dict(event.values))
         if isinstance(event, NewSwitchVector):
             assert isinstance(vector, SwitchVector)  # noqa: S101
@@ -863,8 +952,11 @@ class IPyDriver(UserDict[str, Device]):
         device = getattr(event, "device", None)
         if device is not None and device in self.data:
             if isinstance(event, _DEF_TYPES):
-                logger.error(
-                    "another driver defines %r, a device of this driver; ignoring it", device
+                self._log_limiter.log(
+                    logging.ERROR,
+                    ("defines", device),
+                    "another driver defines %r, a device of this driver; ignoring it",
+                    device,
                 )
             return
         name = getattr(event, "name", None)
@@ -885,13 +977,17 @@ class IPyDriver(UserDict[str, Device]):
             await self.snoopevent(snooped)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            logger.exception(
+        except Exception:  # noqa: BLE001 - logged with its traceback
+            # Snooped events come from other drivers and servers: keys bounded by the limiter.
+            self._log_limiter.log(
+                logging.ERROR,
+                ("snoopevent failed", type(event), device, name),
                 "driver %s: snoopevent failed on %s %s.%s",
                 type(self).__name__,
                 type(event).__name__,
-                device,
-                name,
+                shown(device),
+                shown(name),
+                exc_info=True,
             )
 
     async def _monitor_snoop(self) -> None:
@@ -920,9 +1016,11 @@ def _apply_switch_rule(vector: SwitchVector, event: NewSwitchVector) -> dict[str
     """The switch values a request asks for, checked against the vector's rule.
 
     For OneOfMany and AtMostOne, a member turned On implies every other member
-    Off (libindi's IUUpdateSwitch resets them the same way). The result must
-    then hold exactly one On (OneOfMany) or at most one (AtMostOne); otherwise
-    the request is refused and nothing changes.
+    Off. The result must then hold exactly one On (OneOfMany) or at most one
+    (AtMostOne); otherwise the request is refused and nothing changes. As
+    libindi's IUUpdateSwitch resets a OneOfMany vector before applying a
+    request, a OneOfMany request that turns no switch On (all Off, or none
+    named) leaves none On and is refused.
     """
     # str() of a SwitchState is its wire text, as .value is, only cheaper.
     requested = {name: str(value) for name, value in event.values.items()}
@@ -930,17 +1028,15 @@ def _apply_switch_rule(vector: SwitchVector, event: NewSwitchVector) -> dict[str
     if rule == SwitchRule.ANY_OF_MANY:
         return requested
     turned_on = [name for name, value in requested.items() if value == "On"]
+    if rule == SwitchRule.ONE_OF_MANY and not turned_on:
+        raise _Rejected(_NONE_ON, "rule")
     if len(turned_on) > 1:
-        raise _Rejected(f"{rule} allows one switch On, the request turns on {len(turned_on)}")
+        raise _Rejected(
+            f"{rule} allows one switch On, the request turns on {len(turned_on)}", "rule"
+        )
     result = dict(requested)
     if turned_on:
         for name in vector.data:
             result.setdefault(name, "Off")
-        on_count = 1
-    else:
-        current = {name: member.membervalue for name, member in vector.data.items()}
-        current.update(requested)
-        on_count = sum(1 for value in current.values() if value == "On")
-    if rule == SwitchRule.ONE_OF_MANY and on_count != 1:
-        raise _Rejected("OneOfMany needs exactly one switch On; to change it, turn another On")
+    # AtMostOne turning none On: the members named change, the others stay.
     return result

@@ -1,53 +1,16 @@
+"""Fixtures of every test: drivers on a memory link, servers on the loopback network."""
+
 from __future__ import annotations
 
 import asyncio
-import socket
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from pi_indi.driver import DriverLink, IPyDriver
-from pi_indi.protocol import Event
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class MemoryLink(DriverLink):
-    """A driver link with queues at both ends, for testing drivers without I/O."""
-
-    def __init__(self) -> None:
-        self.sent: asyncio.Queue[Event] = asyncio.Queue()
-        self.incoming: asyncio.Queue[Event | None] = asyncio.Queue()
-
-    async def send(self, event: Event) -> None:
-        await self.sent.put(event)
-
-    async def run(self, driver: IPyDriver) -> None:
-        while (event := await self.incoming.get()) is not None:
-            await driver._receive(event)
-
-    async def request(self, event: Event) -> None:
-        await self.incoming.put(event)
-
-    async def reply(self, timeout: float = 2.0) -> Event:
-        async with asyncio.timeout(timeout):
-            return await self.sent.get()
-
-    async def nothing_more(self, wait: float = 0.1) -> bool:
-        await asyncio.sleep(wait)
-        return self.sent.empty()
-
-
-class Running:
-    def __init__(self, driver: IPyDriver, link: MemoryLink, task: asyncio.Task[Any]) -> None:
-        self.driver = driver
-        self.link = link
-        self.task = task
+from pi_indi.driver import IPyDriver
+from tests.helpers import MemoryLink, Running, serving
 
 
 @pytest.fixture
@@ -56,7 +19,7 @@ async def run_driver() -> AsyncIterator[Any]:
 
     async def start(driver: IPyDriver) -> Running:
         link = MemoryLink()
-        driver._link = link
+        driver.attach_link(link)
         task = asyncio.create_task(driver.asyncrun())
         await asyncio.sleep(0)
         r = Running(driver, link, task)
@@ -68,3 +31,18 @@ async def run_driver() -> AsyncIterator[Any]:
         r.driver.shutdown()
         async with asyncio.timeout(5):
             await r.task
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Any]:
+    """``await start(*drivers, exdrivers=..., remotes=..., **options)``: a running IPyServer.
+
+    Each server runs as :func:`tests.helpers.serving` runs it (127.0.0.1, a
+    free port, ``server.connect()`` for clients) until the test ends.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(*drivers: IPyDriver, **kwargs: Any) -> Any:
+            return await stack.enter_async_context(serving(*drivers, **kwargs))
+
+        yield start

@@ -26,7 +26,7 @@ from pi_indi.protocol import (
 )
 from pi_indi.registry import DriverStatus
 from pi_indi_drivers._gpio import Gpio
-from tests.server.test_server import Client
+from tests.helpers import Client
 
 CONFIG = """\
 [server]

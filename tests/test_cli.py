@@ -176,9 +176,11 @@ def test_show_config_prints_the_effective_config_as_toml(tmp_path: Path):
         "allow": [*DEFAULT_ALLOW],
         "maxconnections": 5,
         "max_connections_per_minute": 120,
-        "max_client_queue_mb": 128.0,
+        "max_connections_per_address": 4,
+        "handshake_seconds": 10.0,
+        "max_client_queue_mb": 4.0,
         "max_element_kb": 1024,
-        "max_blob_mb": 64.0,
+        "max_blob_mb": 4.0,
     }
     assert shown["gpio"]["pin_factory"] == "auto"
     (device,) = shown["device"]

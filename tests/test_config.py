@@ -2,81 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import pytest
 
 from pi_indi.config import (
-    Config,
     config_to_dict,
     load_config,
-    option,
     parse_config,
 )
-from pi_indi.driver import IPyDriver
 from pi_indi.errors import ConfigError, ConfigIssue
-from pi_indi.registry import DriverRecord, DriverStatus
-from pi_indi_drivers._gpio import Gpio
-
-
-@dataclass(frozen=True, kw_only=True)
-class LampOptions:
-    pins: tuple[str, ...] = option(help="the lamps' pins", pin=True)
-    labels: tuple[str, ...] = option((), help="a label per pin")
-    active_high: bool = option(True, help="on is high")
-    frequency: float = option(100.0, help="PWM frequency", min=1, max=10000, unit="Hz")
-    count: int = option(1, help="how many", min=0)
-    mode: Literal["steady", "blink"] = option("steady", help="how it lights")
-    note: str | None = option(None, help="a note")
-
-    def problems(self) -> list[tuple[str, str]]:
-        if self.labels and len(self.labels) != len(self.pins):
-            return [("labels", f"has {len(self.labels)} labels for {len(self.pins)} pins")]
-        return []
-
-
-class LampDriver(IPyDriver):
-    """A lamp for the tests."""
-
-    options_class = LampOptions
-
-
-@dataclass(frozen=True, kw_only=True)
-class SonarOptions:
-    echo: str = option(help="echo pin", pin=True)
-    trigger: str = option(help="trigger pin", pin=True)
-
-
-class SonarDriver(IPyDriver):
-    """A distance sensor for the tests."""
-
-    options_class = SonarOptions
-
-
-class PlainDriver(IPyDriver):
-    """A driver that takes no options."""
-
-
-KNOWN = {"lamp": LampDriver, "sonar": SonarDriver, "plain": PlainDriver}
-
-
-def find(name: str) -> DriverRecord | None:
-    if name == "broken":
-        return DriverRecord(
-            name=name,
-            target="somewhere:Broken",
-            status=DriverStatus.LOAD_ERROR,
-            error="ImportError: no module named somewhere",
-        )
-    cls = KNOWN.get(name)
-    return DriverRecord(name=name, target=f"tests:{name}", cls=cls) if cls else None
-
-
-def parse(text: str) -> Config:
-    board = Gpio("mock")  # a Raspberry Pi 5's header
-    return parse_config(text, resolve_pin=board.resolve_pin, find=find, known_drivers=[*KNOWN])
+from pi_indi.registry import DriverStatus
+from tests.helpers import KNOWN, find, parse
 
 
 def issues_of(text: str) -> list[str]:
@@ -397,9 +334,11 @@ def test_show_config_dict_has_defaults_and_canonical_pins():
         ],
         "maxconnections": 5,
         "max_connections_per_minute": 120,
-        "max_client_queue_mb": 128.0,
+        "max_connections_per_address": 4,
+        "handshake_seconds": 10.0,
+        "max_client_queue_mb": 4.0,
         "max_element_kb": 1024,
-        "max_blob_mb": 64.0,
+        "max_blob_mb": 4.0,
     }
     assert data["device"] == [
         {

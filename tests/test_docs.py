@@ -10,30 +10,10 @@ import pytest
 
 from pi_indi.config import GpioConfig, ServerConfig, StateConfig, load_config
 from pi_indi.registry import bundled_driver_names, find_driver
+from tests.helpers import DRIVER_PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "pi_indi" / "example.toml"
-DRIVER_PAGES = {
-    "led": "digital_output",
-    "relay": "digital_output",
-    "buzzer": "digital_output",
-    "pwm_led": "pwm_output",
-    "pwm_output": "pwm_output",
-    "rgb_led": "rgb_led",
-    "servo": "servo",
-    "angular_servo": "servo",
-    "motor": "motor",
-    "button": "digital_input",
-    "digital_input": "digital_input",
-    "motion_sensor": "digital_input",
-    "line_sensor": "digital_input",
-    "distance_sensor": "sensors",
-    "light_sensor": "sensors",
-    "mcp3xxx": "sensors",
-    "cpu_temperature": "sensors",
-    "load_average": "sensors",
-    "disk_usage": "sensors",
-}
 
 
 @pytest.mark.parametrize("path", ["deploy/pi-indi.example.toml", "docs/examples/pi-indi.toml"])

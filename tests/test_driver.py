@@ -32,76 +32,7 @@ from pi_indi.protocol import (
     SetTextVector,
     SwitchState,
 )
-from tests.conftest import MemoryLink
-
-
-class Recorder(ipd.IPyDriver):
-    def __init__(self, *devices: ipd.Device, **data: Any) -> None:
-        super().__init__(*devices, **data)
-        self.received: list[Any] = []
-        self.snooped: list[Any] = []
-
-    async def rxevent(self, event: Any) -> None:
-        self.received.append(event)
-        if isinstance(event, ipd.getProperties):
-            return
-        if isinstance(event, ipd.newBLOBVector):
-            await event.vector.send_setVectorMembers(state="Ok")
-            return
-        for name, value in event.items():
-            event.vector[name] = value
-        await event.vector.send_setVector(state="Ok")
-
-    async def snoopevent(self, event: Any) -> None:
-        self.snooped.append(event)
-
-
-def make_device(name: str = "Dev") -> ipd.Device:
-    return ipd.Device(
-        name,
-        [
-            ipd.SwitchVector(
-                "MODE",
-                "Mode",
-                "Main",
-                "rw",
-                "OneOfMany",
-                "Ok",
-                [
-                    ipd.SwitchMember("A", membervalue="On"),
-                    ipd.SwitchMember("B"),
-                    ipd.SwitchMember("C"),
-                ],
-            ),
-            ipd.SwitchVector(
-                "RELAY",
-                "Relay",
-                "Main",
-                "rw",
-                "AtMostOne",
-                "Ok",
-                [ipd.SwitchMember("ON"), ipd.SwitchMember("OFF", membervalue="On")],
-            ),
-            ipd.NumberVector(
-                "LEVEL",
-                "Level",
-                "Main",
-                "rw",
-                "Ok",
-                [ipd.NumberMember("PCT", format="%.1f", min=0, max=100, step=1, membervalue=5)],
-            ),
-            ipd.NumberVector(
-                "TEMP", "Temp", "Main", "ro", "Ok", [ipd.NumberMember("C", membervalue=20)]
-            ),
-            ipd.TextVector(
-                "NOTE", "Note", "Main", "rw", "Ok", [ipd.TextMember("TEXT", membervalue="x")]
-            ),
-            ipd.LightVector("LAMP", "Lamp", "Main", "Idle", [ipd.LightMember("L")]),
-            ipd.BLOBVector(
-                "DATA", "Data", "Main", "rw", "Idle", [ipd.BLOBMember("FILE", blobformat=".bin")]
-            ),
-        ],
-    )
+from tests.helpers import Recorder, Running, make_device
 
 
 async def test_get_properties_is_answered_with_every_definition(run_driver):
@@ -266,15 +197,17 @@ async def test_rxevent_calls_run_one_at_a_time_in_arrival_order(run_driver):
     assert log == ["start 1", "end 1", "start 2", "end 2", "start 3", "end 3"]
 
 
-async def offer_from_a_callback(driver: ipd.IPyDriver, event: Any) -> int:
-    """Offer *event* as a link does, from a loop callback; replies sent before _offer returned."""
-    link = driver._link
-    assert isinstance(link, MemoryLink)
+async def offer_from_a_callback(r: Running, event: Any) -> int:
+    """Offer *event* to ``r.driver`` as its link does, from a loop callback.
+
+    Returns how many replies it sent on ``r.link`` before offer_event returned.
+    """
+    driver, link = r.driver, r.link
     done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
     def callback() -> None:
         before = link.sent.qsize()
-        assert driver._offer(event)
+        assert driver.offer_event(event)
         done.set_result(link.sent.qsize() - before)
 
     asyncio.get_running_loop().call_soon(callback)
@@ -288,7 +221,7 @@ def note(text: str) -> NewTextVector:
 async def test_a_request_to_an_idle_driver_is_answered_within_the_callback(run_driver):
     r = await run_driver(Recorder(make_device()))
     await asyncio.sleep(0.01)  # the driver is up and idle
-    assert await offer_from_a_callback(r.driver, note("now")) == 1
+    assert await offer_from_a_callback(r, note("now")) == 1
     assert (await r.link.reply()).values == {"TEXT": "now"}
 
 
@@ -313,7 +246,7 @@ async def test_requests_handled_at_once_keep_their_order_when_one_waits(run_driv
     r = await run_driver(Slow(make_device()))
     await asyncio.sleep(0.01)
     for n in "123":
-        await offer_from_a_callback(r.driver, note(n))
+        await offer_from_a_callback(r, note(n))
     await r.link.request(note("4"))  # from a task: queued behind the others
     async with asyncio.timeout(2):
         while len(log) < 9:
@@ -340,7 +273,7 @@ async def test_shutdown_cancels_a_request_handler_that_waits(run_driver):
 
     r = await run_driver(Stuck(make_device()))
     await asyncio.sleep(0.01)
-    assert await offer_from_a_callback(r.driver, note("x")) == 0
+    assert await offer_from_a_callback(r, note("x")) == 0
     await asyncio.sleep(0.01)
     r.driver.shutdown()
     async with asyncio.timeout(2):

@@ -28,8 +28,8 @@ from pi_indi.errors import HardwareError
 from pi_indi.protocol import GetProperties, PingReply, PingRequest
 from pi_indi_drivers import _gpio
 from pi_indi_drivers._gpio import Gpio
-from tests.interop.peers import ROOT, RawClient, free_port, wait_for_port
-from tests.server.test_server import Client
+from tests.helpers import Client, free_port
+from tests.interop.peers import ROOT, RawClient, wait_for_port
 
 SHIPPED = ROOT / "deploy" / "pi-indi.toml"
 SERVE = (sys.executable, "-m", "pi_indi", "serve", "-c")

@@ -49,7 +49,7 @@ def test_driver_survives_garbage_and_answers_the_next_request():
         proc.stdin.close()
         assert proc.wait(timeout=5) == 0
         assert proc.stderr is not None
-        assert b"ignored bad input on stdin" in proc.stderr.read()
+        assert b"stdin: ignored malformed XML" in proc.stderr.read()
 
 
 def test_driver_answers_every_request_in_turn_and_exits_on_eof():

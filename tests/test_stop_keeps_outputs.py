@@ -20,7 +20,7 @@ from pi_indi.appliance import Appliance
 from pi_indi.config import Config, parse_config
 from pi_indi.protocol import GetProperties, PingReply, PingRequest
 from pi_indi_drivers._gpio import Gpio
-from tests.server.test_server import Client
+from tests.helpers import Client
 
 
 def relay_config(factory: str, safe_state: str, active_high: bool) -> Config:

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 REFERENCE = {"indipydriver": "3.1.2", "indipyserver": "0.0.6"}
@@ -56,12 +58,6 @@ def port_pi_indi(text: str) -> str:
     for old, new in zip(text.splitlines(), ported.splitlines(), strict=True):
         assert old == new or old.startswith(("import ", "from ")), f"not an import: {old!r}"
     return ported
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cache_dir() -> Path:

@@ -34,7 +34,7 @@ from pi_indi.protocol import (
     SetSwitchVector,
     SetTextVector,
 )
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,15 +100,15 @@ class Echo(ipd.IPyDriver):
 # -- IPyServer.add_remote(host, port, blob_enable=..., debug_enable=...) --------------
 
 
-async def test_add_remote_takes_indipyservers_debug_enable_and_logs_the_link(serve, caplog):
-    upstream = await serve(Camera())
+async def test_add_remote_takes_indipyservers_debug_enable_and_logs_the_link(start, caplog):
+    upstream = await start(Camera())
     caplog.set_level(logging.DEBUG, logger="pi_indi.server")
     snooper = Snooper()
-    await serve(
+    await start(
         snooper,
-        setup=lambda s: s.add_remote(
-            "127.0.0.1", upstream.port, blob_enable=True, debug_enable=True
-        ),
+        remotes=[
+            {"host": "127.0.0.1", "port": upstream.port, "blob_enable": True, "debug_enable": True}
+        ],
     )
     await snooper.next(ipd.defBLOBVector)
     label = f"remote 127.0.0.1:{upstream.port}"
@@ -119,11 +119,13 @@ async def test_add_remote_takes_indipyservers_debug_enable_and_logs_the_link(ser
 # -- snooped BLOBs --------------------------------------------------------------------
 
 
-async def test_driver_snooping_a_remote_device_gets_its_blobs(serve):
+async def test_driver_snooping_a_remote_device_gets_its_blobs(start):
     camera = Camera()
-    upstream = await serve(camera)
+    upstream = await start(camera)
     snooper = Snooper()
-    await serve(snooper, setup=lambda s: s.add_remote("127.0.0.1", upstream.port, blob_enable=True))
+    await start(
+        snooper, remotes=[{"host": "127.0.0.1", "port": upstream.port, "blob_enable": True}]
+    )
     await snooper.next(ipd.defBLOBVector)
     await camera.shoot(b"\x00frame one\xff")
     event = await snooper.next(ipd.setBLOBVector)
@@ -131,10 +133,10 @@ async def test_driver_snooping_a_remote_device_gets_its_blobs(serve):
     assert event.sizeformat == {"FRAME": (11, ".bin")}
 
 
-async def test_driver_snooping_a_local_device_gets_its_blobs_until_it_says_never(serve):
+async def test_driver_snooping_a_local_device_gets_its_blobs_until_it_says_never(start):
     camera = Camera()
     snooper = Snooper()
-    await serve(camera, snooper)
+    await start(camera, snooper)
     await snooper.next(ipd.defBLOBVector)
     await camera.shoot(b"one")
     assert (await snooper.next(ipd.setBLOBVector))["FRAME"] == b"one"
@@ -159,8 +161,8 @@ async def test_send_enableBLOB_on_stdio_asks_the_server_as_a_libindi_driver_does
 # -- IPyServer.shutdown(message), stop, stopped, keepalive ----------------------------
 
 
-async def test_shutdown_takes_a_message_and_stop_and_stopped_tell_the_state(serve, caplog):
-    server = await serve(Echo())
+async def test_shutdown_takes_a_message_and_stop_and_stopped_tell_the_state(start, caplog):
+    server = await start(Echo())
     assert server.stop is False
     assert not server.stopped.is_set()
     server.shutdown("stopping for the night")
@@ -170,10 +172,10 @@ async def test_shutdown_takes_a_message_and_stop_and_stopped_tell_the_state(serv
     assert ("pi_indi.server", logging.ERROR, "stopping for the night") in caplog.record_tuples
 
 
-async def test_keepalive_message_reaches_a_client_that_heard_nothing(serve):
-    server = await serve(Echo())
+async def test_keepalive_message_reaches_a_client_that_heard_nothing(start):
+    server = await start(Echo())
     assert server.keepalive == 30
-    client = await serve.connect(server)
+    client = await server.connect()
     server.keepalive = 0.3
     message = await client.expect(lambda e: isinstance(e, Message), timeout=3)
     assert isinstance(message, Message)
@@ -184,10 +186,10 @@ async def test_keepalive_message_reaches_a_client_that_heard_nothing(serve):
         server.keepalive = -1
 
 
-async def test_keepalive_is_not_sent_to_a_client_kept_busy(serve):
+async def test_keepalive_is_not_sent_to_a_client_kept_busy(start):
     echo = Echo()
-    server = await serve(echo)
-    client = await serve.connect(server)
+    server = await start(echo)
+    client = await server.connect()
     await client.send(GetProperties(device="Dev"))
     await client.expect(lambda e: isinstance(e, DefTextVector))
     messages: list[Event] = []
@@ -231,10 +233,10 @@ async def test_rxevent_gets_a_userdict_it_may_read_and_trim(run_driver):
         copy["PCT"] = "8"
 
 
-async def test_snooped_events_are_userdicts_too(serve):
+async def test_snooped_events_are_userdicts_too(start):
     camera = Camera()
     snooper = Snooper()
-    await serve(camera, snooper)
+    await start(camera, snooper)
     definition = await snooper.next(ipd.defBLOBVector)
     assert isinstance(definition, UserDict)
     await camera.shoot(b"x")

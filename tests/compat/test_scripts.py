@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from tests.compat import runner
+from tests.helpers import free_port
 
 pytestmark = [
     pytest.mark.interop,
@@ -351,7 +352,7 @@ def sides(tmp_path_factory: pytest.TempPathFactory) -> tuple[runner.Side, runner
 def run(side: runner.Side, scenario: Scenario, tmp: Path) -> dict[str, Any]:
     folder = tmp / side.name
     folder.mkdir()
-    port = runner.free_port()
+    port = free_port()
     with runner.running_scenario(
         side, scenario.kind, scenario.script, scenario.upstream, port, folder
     ) as main:
@@ -395,7 +396,7 @@ def test_one_ctrl_c_ends_a_gathering_script_under_both(sides, tmp_path: Path) ->
     for side in sides:
         folder = tmp_path / side.name
         folder.mkdir()
-        port = runner.free_port()
+        port = free_port()
         with runner.running_scenario(side, "server", "gather.py", "", port, folder) as main:
             main.proc.send_signal(signal.SIGINT)
             try:

@@ -37,7 +37,7 @@ from pi_indi.protocol import (
     encode,
 )
 from pi_indi.protocol._xml import TOP_LEVEL_TAGS
-from tests.protocol.test_invariants import EVENTS_BY_TYPE, enable_blob
+from tests.protocol.strategies import EVENTS_BY_TYPE, enable_blob
 
 CORPUS = Path(__file__).with_name("corpus")
 

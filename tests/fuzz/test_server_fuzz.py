@@ -45,6 +45,7 @@ from pi_indi.protocol import (
     encode,
 )
 from tests.fuzz.streams import CUTS, any_streams, chunks, cuts_for, fuzz_settings, valid_messages
+from tests.helpers import serving
 
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
@@ -131,33 +132,33 @@ class LiveServer:
         self.port = self.server.port
 
     async def _start(self) -> ipd.IPyServer:
-        server = ipd.IPyServer(self.driver, host="127.0.0.1", port=0, maxconnections=20)
-        self.task = asyncio.create_task(server.asyncrun())
-        async with asyncio.timeout(10):
-            await server.listening.wait()
+        self.running = contextlib.AsyncExitStack()
+        server: ipd.IPyServer = await self.running.enter_async_context(
+            serving(self.driver, maxconnections=20)
+        )
         return server
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def alive(self) -> bool:
-        return not self.task.done()
+        return not self.server.stopped.is_set()
 
     async def _forgotten(self, keep: int) -> str | None:
         # Poll (bounded) until only *keep* clients are left, then check the watch tables.
         server: Any = self.server
         for _ in range(500):
-            if len(server._clients) <= keep:
+            if len(server.router.clients) <= keep:
                 break
             await asyncio.sleep(0.01)
         else:
-            return f"{len(server._clients)} clients still held, {keep} connected"
-        watch = server._client_watch
+            return f"{len(server.router.clients)} clients still held, {keep} connected"
+        watch = server.router.client_watch
         held = set(watch.all)
         for peers in (*watch.devices.values(), *watch.props.values()):
             held |= peers
-        if not held <= server._clients:
-            return f"{len(held - server._clients)} closed clients still in the watch tables"
+        if not held <= server.router.clients:
+            return f"{len(held - server.router.clients)} closed clients still in the watch tables"
         return None
 
     def forgotten(self, keep: int) -> str | None:
@@ -165,13 +166,8 @@ class LiveServer:
         return self.call(self._forgotten(keep))
 
     def stop(self) -> None:
-        async def stop() -> None:
-            self.server.shutdown()
-            async with asyncio.timeout(10):
-                await self.task
-
         try:
-            self.call(stop(), timeout=15)
+            self.call(self.running.aclose(), timeout=15)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)

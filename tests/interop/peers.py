@@ -14,15 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pi_indi.protocol import NEED_DATA, Connection, Event, encode
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def driver_executable(

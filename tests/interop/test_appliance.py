@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import free_port
 from tests.interop import peers
 from tests.interop.peers import ROOT, Peer, wait_until
 
@@ -47,7 +48,7 @@ EXAMPLE_DEVICES = {
 
 @contextlib.contextmanager
 def appliance(tmp_path: Path, *args: str) -> Iterator[Peer]:
-    port = peers.free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "pi_indi", "serve", "--mock", "--port", str(port), *args]
     env = {"STATE_DIRECTORY": str(tmp_path / "state")}
     with peers.running(cmd, port, tmp_path / "pi-indi.log", env) as peer:

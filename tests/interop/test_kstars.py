@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
 from tests.interop import kstars, peers
 from tests.interop.peers import ROOT
 
@@ -29,7 +30,7 @@ BUTTON_PIN = "Mock GPIO.PIN_GPIO26"  # pulled up: driving it low presses the but
 
 
 def test_kstars_lists_switches_and_reads_the_mock_appliance(tmp_path: Path):
-    port = peers.free_port()
+    port = free_port()
     serve = [sys.executable, "-m", "pi_indi", "serve", "--mock", "--port", str(port)]
     env = {"STATE_DIRECTORY": str(tmp_path / "state")}
     started = time.monotonic()

@@ -44,6 +44,7 @@ from pi_indi.protocol import (
     SetSwitchVector,
     SwitchState,
 )
+from tests.helpers import free_port
 from tests.interop import peers
 from tests.interop.peers import Peer, RawClient
 
@@ -213,7 +214,7 @@ def roof(tmp_path: Path) -> Iterator[tuple[Peer, Peer]]:
     """pi-indi serving CONFIG on mock pins, and an indiserver chained to it."""
     config = tmp_path / "roof.toml"
     config.write_text(CONFIG)
-    port = peers.free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "pi_indi", "serve", "--port", str(port), "--config", str(config)]
     env = {"STATE_DIRECTORY": str(tmp_path / "state")}
     with (

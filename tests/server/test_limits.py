@@ -38,11 +38,20 @@ from pi_indi.protocol import (
     SetTextVector,
     encode,
 )
-from pi_indi.server import _ExDriver, _RateLimit, _RefusalLog
+from pi_indi.server._access import RateLimit
+from pi_indi.server._drivers import ExDriver
 from pi_indi_drivers._gpio import Gpio
-from tests.server.test_access import defined, refusals, refused_with
-from tests.server.test_server import Client, is_, noisy_script
-from tests.test_driver import Recorder, make_device
+from tests.helpers import (
+    Client,
+    Recorder,
+    defined,
+    free_port,
+    is_,
+    make_device,
+    noisy_script,
+    refusals,
+    refused_with,
+)
 
 KiB = 1 << 10
 
@@ -123,7 +132,7 @@ async def test_a_client_over_its_output_cap_is_dropped_and_a_bystander_kept(star
     for client in (slow, fast):
         await client.send(GetProperties(version="1.7", device="Dev", name="LEVEL"))
         await client.expect(is_(DefNumberVector, name="LEVEL"))
-    (peer,) = [c for c in server._clients if c.label.endswith(str(sock.getsockname()[1]))]
+    (peer,) = [c for c in server.router.clients if c.label.endswith(str(sock.getsockname()[1]))]
     assert peer.transport is not None
     peer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * KiB)
     reading: Any = slow.writer.transport
@@ -189,7 +198,7 @@ async def test_refusals_for_a_full_server_do_not_use_up_the_rate(start):
 
 
 def test_the_rate_window_slides():
-    rate = _RateLimit()
+    rate = RateLimit()
     for t in (0.0, 10.0):
         assert rate.allows("a", 2, t)
         rate.record("a", t)
@@ -200,20 +209,6 @@ def test_the_rate_window_slides():
         rate.record(f"10.0.{i // 256}.{i % 256}", 200.0 + i / 1000)
     assert "a" not in rate.seen
     assert len(rate.seen) <= 1100
-
-
-def test_refusal_lines_are_rate_limited_per_address_and_reason():
-    log = _RefusalLog()
-    assert log.due(("a", "rate"), 0.0) == 0
-    assert log.due(("a", "rate"), 1.0) is None
-    assert log.due(("a", "full"), 1.0) == 0
-    assert log.due(("b", "rate"), 2.0) == 0
-    assert log.due(("a", "rate"), 5.0) is None
-    assert log.due(("a", "rate"), 10.0) == 2  # logged, saying two were not
-    assert log.due(("a", "rate"), 10.5) is None
-    for i in range(1100):
-        log.due((f"h{i}", "rate"), 100.0)
-    assert ("a", "rate") not in log.last
 
 
 @pytest.mark.parametrize(
@@ -259,10 +254,7 @@ def config_on_port(text: str, port: int) -> Any:
 
 
 async def test_the_appliance_passes_its_limits_and_a_reload_changes_them():
-    free = socket.socket()
-    free.bind(("127.0.0.1", 0))
-    port = free.getsockname()[1]
-    free.close()
+    port = free_port()
     appliance = Appliance(config_on_port(CONFIG, port), hardware=Gpio("mock"))
     appliance.build()
     server = appliance.make_server()
@@ -439,13 +431,13 @@ async def test_an_exdriver_flooding_an_in_process_driver_with_requests_is_paused
             await asyncio.sleep(0)
 
     paused: list[str] = []
-    pause = _ExDriver.pause
+    pause = ExDriver.pause
 
-    def spy(self: _ExDriver) -> None:
+    def spy(self: ExDriver) -> None:
         paused.append(self.label)
         pause(self)
 
-    monkeypatch.setattr(_ExDriver, "pause", spy)
+    monkeypatch.setattr(ExDriver, "pause", spy)
     await start(
         Slow(make_device()),
         exdrivers=[(str(bad_script(tmp_path)), "requests", str(tmp_path / "ran-once"))],
@@ -462,7 +454,9 @@ async def test_an_exdriver_stderr_is_logged_up_to_a_cap(start, tmp_path, caplog)
     server = await start(exdrivers=[(str(bad_script(tmp_path)), "stderr", str(tmp_path / "x"))])
     client = await server.connect()
     await defined(client, "Bad")  # it has written its stderr by then
-    await server._exdrivers[0].stop()  # and every line of it has been read
+    server.shutdown()  # and every line of it has been read once the server has stopped
+    async with asyncio.timeout(10):
+        await server.stopped.wait()
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("exdriver bad: ")]
     assert lines[:200] == [f"exdriver bad: line {i}" for i in range(200)]
     assert lines[200:] == ["exdriver bad: 100 more lines on stderr were not logged"]

@@ -7,24 +7,19 @@ import contextlib
 import gc
 import logging
 import socket
-import sys
 import tracemalloc
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import pi_indi as ipd
 from pi_indi.protocol import (
-    NEED_DATA,
     BLOBPolicy,
-    Connection,
     DefNumberVector,
     DefSwitchVector,
     DelProperty,
     EnableBLOB,
-    Event,
     GetProperties,
     Message,
     NewNumberVector,
@@ -41,59 +36,7 @@ from pi_indi.protocol import (
     SwitchState,
     encode,
 )
-from tests.test_driver import Recorder, make_device
-
-
-class Client:
-    """A raw INDI client: sends events, reads events."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.conn = Connection()
-        self.events: list[Event] = []
-
-    async def send(self, event: Event | bytes) -> None:
-        self.writer.write(event if isinstance(event, bytes) else encode(event))
-        await self.writer.drain()
-
-    async def expect(self, match: Callable[[Event], bool], timeout: float = 3.0) -> Event:
-        async with asyncio.timeout(timeout):
-            while True:
-                for i, event in enumerate(self.events):
-                    if match(event):
-                        del self.events[: i + 1]
-                        return event
-                chunk = await self.reader.read(1 << 16)
-                if not chunk:
-                    raise ConnectionError("server closed the connection")
-                self.conn.receive_data(chunk)
-                while (item := self.conn.next_event()) is not NEED_DATA:
-                    self.events.append(item)  # type: ignore[arg-type]
-
-    async def silent(self, match: Callable[[Event], bool], wait: float = 0.3) -> bool:
-        try:
-            await self.expect(match, timeout=wait)
-        except TimeoutError:
-            return True
-        return False
-
-    async def closed(self, timeout: float = 3.0) -> bool:
-        async with asyncio.timeout(timeout):
-            try:
-                while await self.reader.read(1 << 16):
-                    pass
-            except ConnectionResetError:
-                pass
-        return True
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def is_(kind: type, **attrs: Any) -> Callable[[Event], bool]:
-    return lambda e: type(e) is kind and all(getattr(e, k) == v for k, v in attrs.items())
-
+from tests.helpers import Client, Recorder, is_, make_device, noisy_script
 
 MiB = 1 << 20
 
@@ -129,46 +72,16 @@ def measure_memory() -> Iterator[Memory]:
 async def everyone_forgotten(server: ipd.IPyServer) -> None:
     """Wait (bounded) until the server has let go of every client, then check its tables."""
     async with asyncio.timeout(5):
-        while server._clients:
+        while server.router.clients:
             await asyncio.sleep(0.01)
-    watch = server._client_watch
+    watch = server.router.client_watch
     assert not watch.all
     assert not watch.devices
     assert not watch.props
 
 
-@pytest.fixture
-async def serve() -> AsyncIterator[Any]:
-    running: list[tuple[ipd.IPyServer, asyncio.Task[None]]] = []
-    clients: list[Client] = []
-
-    async def start(*drivers: ipd.IPyDriver, **options: Any) -> Any:
-        server = ipd.IPyServer(*drivers, host="127.0.0.1", port=0, **options)
-        task = asyncio.create_task(server.asyncrun())
-        async with asyncio.timeout(5):
-            await server.listening.wait()
-
-        async def connect() -> Client:
-            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            client = Client(reader, writer)
-            clients.append(client)
-            return client
-
-        running.append((server, task))
-        server.connect = connect  # type: ignore[attr-defined]
-        return server
-
-    yield start
-    for client in clients:
-        client.close()
-    for server, task in running:
-        server.shutdown()
-        async with asyncio.timeout(10):
-            await task
-
-
-async def test_get_properties_is_answered_and_not_echoed_to_other_clients(serve):
-    server = await serve(Recorder(make_device()))
+async def test_get_properties_is_answered_and_not_echoed_to_other_clients(start):
+    server = await start(Recorder(make_device()))
     a = await server.connect()
     b = await server.connect()
     await b.send(GetProperties())
@@ -179,8 +92,8 @@ async def test_get_properties_is_answered_and_not_echoed_to_other_clients(serve)
     assert await b.silent(lambda e: isinstance(e, GetProperties))
 
 
-async def test_request_reaches_driver_answer_reaches_watchers_and_only_them(serve):
-    server = await serve(Recorder(make_device()))
+async def test_request_reaches_driver_answer_reaches_watchers_and_only_them(start):
+    server = await start(Recorder(make_device()))
     sender, watcher, stranger = [await server.connect() for _ in range(3)]
     await sender.send(GetProperties(device="Dev"))
     await watcher.send(GetProperties(device="Dev", name="LEVEL"))
@@ -196,8 +109,8 @@ async def test_request_reaches_driver_answer_reaches_watchers_and_only_them(serv
     assert await stranger.silent(lambda e: getattr(e, "device", None) == "Dev")
 
 
-async def test_bad_requests_get_answers_and_the_client_stays(serve):
-    server = await serve(Recorder(make_device()))
+async def test_bad_requests_get_answers_and_the_client_stays(start):
+    server = await start(Recorder(make_device()))
     client = await server.connect()
     await client.send(GetProperties(device="Dev"))
     await client.send(NewNumberVector(device="Dev", name="MODE", values={"A": "1"}))
@@ -213,8 +126,8 @@ async def test_bad_requests_get_answers_and_the_client_stays(serve):
     assert await client.expect(is_(PingReply, uid="still-here"))
 
 
-async def test_malformed_xml_closes_only_that_client(serve):
-    server = await serve(Recorder(make_device()))
+async def test_malformed_xml_closes_only_that_client(start):
+    server = await start(Recorder(make_device()))
     bad = await server.connect()
     good = await server.connect()
     await good.send(GetProperties(device="Dev"))
@@ -224,15 +137,15 @@ async def test_malformed_xml_closes_only_that_client(serve):
     await good.expect(is_(SetSwitchVector, name="MODE"))
 
 
-async def test_doctype_is_refused_and_closes_the_client(serve):
-    server = await serve(Recorder(make_device()))
+async def test_doctype_is_refused_and_closes_the_client(start):
+    server = await start(Recorder(make_device()))
     client = await server.connect()
     await client.send(b'<!DOCTYPE x [<!ENTITY a "aaaaaaaa">]><getProperties version="1.7"/>')
     assert await client.closed()
 
 
-async def test_connection_over_maxconnections_is_told_and_closed(serve):
-    server = await serve(Recorder(make_device()), maxconnections=2)
+async def test_connection_over_maxconnections_is_told_and_closed(start):
+    server = await start(Recorder(make_device()), maxconnections=2)
     await server.connect()
     await server.connect()
     third = await server.connect()
@@ -241,9 +154,9 @@ async def test_connection_over_maxconnections_is_told_and_closed(serve):
     assert await third.closed()
 
 
-async def test_blobs_go_only_to_clients_that_enabled_them(serve):
+async def test_blobs_go_only_to_clients_that_enabled_them(start):
     driver = Recorder(make_device())
-    server = await serve(driver)
+    server = await start(driver)
     wants, never = [await server.connect() for _ in range(2)]
     for client in (wants, never):
         await client.send(GetProperties(device="Dev"))
@@ -261,9 +174,9 @@ async def test_blobs_go_only_to_clients_that_enabled_them(serve):
     await never.expect(is_(SetTextVector, name="NOTE"))
 
 
-async def test_slow_client_is_dropped_and_a_bystander_gets_every_update(serve):
+async def test_slow_client_is_dropped_and_a_bystander_gets_every_update(start):
     driver = Recorder(make_device())
-    server = await serve(driver, max_client_queue=64 << 10)
+    server = await start(driver, max_client_queue=64 << 10)
     slow = await server.connect()
     fast = await server.connect()
     for client in (slow, fast):
@@ -298,7 +211,7 @@ async def test_slow_client_is_dropped_and_a_bystander_gets_every_update(serve):
     await everyone_forgotten(server)
 
 
-async def test_snooping_between_two_drivers(serve):
+async def test_snooping_between_two_drivers(start):
     class Snooper(ipd.IPyDriver):
         def __init__(self) -> None:
             super().__init__(
@@ -315,7 +228,7 @@ async def test_snooping_between_two_drivers(serve):
             await self.seen.put(event)
 
     snooper = Snooper()
-    server = await serve(Recorder(make_device()), snooper)
+    server = await start(Recorder(make_device()), snooper)
     client = await server.connect()
     await client.send(GetProperties(device="Dev"))
     await client.send(NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "7"}))
@@ -332,8 +245,8 @@ async def test_duplicate_device_names_are_refused_at_start():
         ipd.IPyServer(Recorder(make_device()), Recorder(make_device()))
 
 
-async def test_device_less_message_reaches_every_client(serve):
-    server = await serve(Recorder(make_device()))
+async def test_device_less_message_reaches_every_client(start):
+    server = await start(Recorder(make_device()))
     a, b = [await server.connect() for _ in range(2)]
     await a.send(PingRequest(uid="1"))
     await a.expect(is_(PingReply))
@@ -345,9 +258,9 @@ async def test_device_less_message_reaches_every_client(serve):
         assert got.message == "hello all"
 
 
-async def test_whole_device_deletion_reaches_watchers(serve):
+async def test_whole_device_deletion_reaches_watchers(start):
     driver = Recorder(make_device())
-    server = await serve(driver)
+    server = await start(driver)
     client = await server.connect()
     await client.send(GetProperties(device="Dev"))
     await client.expect(is_(DefSwitchVector, name="MODE"))
@@ -355,41 +268,21 @@ async def test_whole_device_deletion_reaches_watchers(serve):
     await client.expect(is_(DelProperty, device="Dev", name=None))
 
 
-def noisy_script(tmp_path: Path, name: str = "noisy") -> Path:
-    """An executable running noisy_driver.py (its device name is its first argument)."""
-    script = tmp_path / name
-    script.write_text(
-        f"#!{sys.executable}\n"
-        f"exec(open({str(Path(__file__).with_name('noisy_driver.py'))!r}).read())\n"
-    )
-    script.chmod(0o755)
-    return script
-
-
-async def test_invalid_output_from_an_exdriver_is_dropped_and_the_rest_relayed(serve, tmp_path):
-    server = ipd.IPyServer(host="127.0.0.1", port=0)
-    server.add_exdriver(str(noisy_script(tmp_path)))
-    task = asyncio.create_task(server.asyncrun())
-    try:
-        await server.listening.wait()
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        client = Client(reader, writer)
-        await client.send(GetProperties(device="Noisy"))
-        good = await client.expect(is_(SetNumberVector, device="Noisy"))
-        assert isinstance(good, SetNumberVector)
-        assert good.values == {"x": "2"}
-        assert good.state is PropertyState.BUSY
-        client.close()
-    finally:
-        server.shutdown()
-        await task
+async def test_invalid_output_from_an_exdriver_is_dropped_and_the_rest_relayed(start, tmp_path):
+    server = await start(exdrivers=[(str(noisy_script(tmp_path)),)])
+    client = await server.connect()
+    await client.send(GetProperties(device="Noisy"))
+    good = await client.expect(is_(SetNumberVector, device="Noisy"))
+    assert isinstance(good, SetNumberVector)
+    assert good.values == {"x": "2"}
+    assert good.state is PropertyState.BUSY
 
 
 def xml_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if " RX:: " in r.getMessage() or " TX:: " in r.getMessage()]
 
 
-async def test_debug_enable_logs_an_in_process_driver_traffic_both_ways(serve, caplog):
+async def test_debug_enable_logs_an_in_process_driver_traffic_both_ways(start, caplog):
     caplog.set_level(logging.DEBUG)
 
     class Quiet(Recorder):
@@ -397,7 +290,7 @@ async def test_debug_enable_logs_an_in_process_driver_traffic_both_ways(serve, c
 
     loud = Recorder(make_device())
     loud.debug_enable = True
-    server = await serve(loud, Quiet(make_device("Other")))
+    server = await start(loud, Quiet(make_device("Other")))
     client = await server.connect()
     for device in ("Dev", "Other"):
         await client.send(GetProperties(device=device, name="LEVEL"))
@@ -407,50 +300,47 @@ async def test_debug_enable_logs_an_in_process_driver_traffic_both_ways(serve, c
     logged = xml_logged(caplog)
     assert {(r.name, r.levelno) for r in logged} == {("pi_indi.driver", logging.DEBUG)}
     text = [r.getMessage() for r in logged]
-    for start in (
+    for prefix in (
         'driver Recorder RX:: <getProperties version="1.7" device="Dev" name="LEVEL"/>',
         'driver Recorder TX:: <defNumberVector device="Dev" name="LEVEL"',
         'driver Recorder RX:: <newNumberVector device="Dev" name="LEVEL"',
         'driver Recorder TX:: <setNumberVector device="Dev" name="LEVEL"',
     ):
-        assert any(line.startswith(start) for line in text), start
+        assert any(line.startswith(prefix) for line in text), prefix
     # The driver without debug_enable logs no XML.
     assert not [line for line in text if "Other" in line or "Quiet" in line]
 
 
-async def test_debug_enable_logs_an_exdriver_traffic_both_ways(caplog, tmp_path):
+async def test_debug_enable_logs_an_exdriver_traffic_both_ways(start, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
-    server = ipd.IPyServer(host="127.0.0.1", port=0)
-    server.add_exdriver(str(noisy_script(tmp_path, "loud")), "Loud", debug_enable=True)
-    server.add_exdriver(str(noisy_script(tmp_path, "hush")), "Hush")
-    task = asyncio.create_task(server.asyncrun())
-    try:
-        async with asyncio.timeout(5):
-            await server.listening.wait()
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        client = Client(reader, writer)
-        for device in ("Loud", "Hush"):
-            await client.send(GetProperties(device=device))
-            await client.expect(is_(SetNumberVector, device=device))
-            await client.send(NewNumberVector(device=device, name="N", values={"x": "3"}))
-            # Answered after the request above: it has reached the driver by then.
-            await client.send(GetProperties(device=device, name="N"))
-            await client.expect(is_(SetNumberVector, device=device))
-        client.close()
-    finally:
-        server.shutdown()
-        await task
+
+    def add_exdrivers(server: ipd.IPyServer) -> None:
+        server.add_exdriver(str(noisy_script(tmp_path, "loud")), "Loud", debug_enable=True)
+        server.add_exdriver(str(noisy_script(tmp_path, "hush")), "Hush")
+
+    server = await start(setup=add_exdrivers)
+    client = await server.connect()
+    for device in ("Loud", "Hush"):
+        await client.send(GetProperties(device=device))
+        await client.expect(is_(SetNumberVector, device=device))
+        await client.send(NewNumberVector(device=device, name="N", values={"x": "3"}))
+        # Answered after the request above: it has reached the driver by then.
+        await client.send(GetProperties(device=device, name="N"))
+        await client.expect(is_(SetNumberVector, device=device))
+    server.shutdown()  # every line of the drivers' output has been read once it has stopped
+    async with asyncio.timeout(10):
+        await server.stopped.wait()
     logged = xml_logged(caplog)
     assert {(r.name, r.levelno) for r in logged} == {("pi_indi.server", logging.DEBUG)}
     text = [r.getMessage() for r in logged]
-    for start in (
+    for prefix in (
         'exdriver loud RX:: <getProperties version="1.7"/>',
         'exdriver loud RX:: <getProperties version="1.7" device="Loud" name="N"/>',
         'exdriver loud RX:: <newNumberVector device="Loud" name="N"',
         'exdriver loud TX:: <defNumberVector device="Loud" name="N"',
         'exdriver loud TX:: <setNumberVector device="Loud" name="N" state="Busy"',
     ):
-        assert any(line.startswith(start) for line in text), start
+        assert any(line.startswith(prefix) for line in text), prefix
     assert not [line for line in text if "hush" in line or "Hush" in line]
 
 
@@ -477,10 +367,10 @@ async def _bystander_still_served(server: Any, bystander: Client) -> None:
         ),
     ],
 )
-async def test_hostile_client_is_closed_and_a_bystander_is_unaffected(serve, attack, caplog):
+async def test_hostile_client_is_closed_and_a_bystander_is_unaffected(start, attack, caplog):
     # Log records kept by pytest would keep the refused input alive.
     caplog.set_level(logging.ERROR, logger="pi_indi")
-    server = await serve(Recorder(make_device()))
+    server = await start(Recorder(make_device()))
     bystander = await server.connect()
     await bystander.send(GetProperties(device="Dev"))
     await bystander.expect(is_(DefNumberVector, name="LEVEL"))
@@ -490,7 +380,7 @@ async def test_hostile_client_is_closed_and_a_bystander_is_unaffected(serve, att
         # so what is measured is what the server holds.
         assert await asyncio.to_thread(_attack, server.port, attack)
         async with asyncio.timeout(5):
-            while len(server._clients) > 1:
+            while len(server.router.clients) > 1:
                 await asyncio.sleep(0.01)
         assert memory.peak() < 3 * MiB, f"peak {memory.peak() / MiB:.1f} MiB during the attack"
         assert memory.growth() < 64 << 10, f"{memory.growth() >> 10} KiB left behind"
@@ -515,10 +405,10 @@ def _attack(port: int, payload: bytes) -> bool:
     return True
 
 
-async def test_two_hundred_connect_disconnect_cycles_leave_nothing_behind(serve, caplog):
+async def test_two_hundred_connect_disconnect_cycles_leave_nothing_behind(start, caplog):
     # Records of 400 connections and disconnections, kept by pytest, are not the server's.
     caplog.set_level(logging.WARNING, logger="pi_indi")
-    server = await serve(Recorder(make_device()), maxconnections=3)
+    server = await start(Recorder(make_device()), maxconnections=3)
     bystander = await server.connect()
     await bystander.send(GetProperties(device="Dev"))
     await bystander.expect(is_(DefNumberVector, name="LEVEL"))
@@ -529,7 +419,7 @@ async def test_two_hundred_connect_disconnect_cycles_leave_nothing_behind(serve,
             writer.close()
             await writer.wait_closed()
         async with asyncio.timeout(5):
-            while len(server._clients) > 1:
+            while len(server.router.clients) > 1:
                 await asyncio.sleep(0.01)
         # Each client the server kept would hold some KiB (connection, parser, transport).
         assert memory.growth() < 64 << 10, f"{memory.growth() >> 10} KiB left behind"
@@ -544,7 +434,7 @@ async def test_two_hundred_connect_disconnect_cycles_leave_nothing_behind(serve,
     await everyone_forgotten(server)
 
 
-async def test_a_flood_of_requests_reaches_rxevent_complete_and_in_order(serve):
+async def test_a_flood_of_requests_reaches_rxevent_complete_and_in_order(start):
     seen: list[str] = []
 
     class Slow(ipd.IPyDriver):
@@ -552,7 +442,7 @@ async def test_a_flood_of_requests_reaches_rxevent_complete_and_in_order(serve):
             seen.append(event["TEXT"])
             await asyncio.sleep(0)
 
-    server = await serve(Slow(make_device()))
+    server = await start(Slow(make_device()))
     client = await server.connect()
     count = 3000  # more than the driver's queue and the server's own pause mark
     await client.send(

@@ -31,7 +31,8 @@ from pi_indi.protocol import (
     SetSwitchVector,
     SwitchState,
 )
-from tests.interop.peers import ROOT, RawClient, free_port, wait_until
+from tests.helpers import free_port
+from tests.interop.peers import ROOT, RawClient, wait_until
 
 CONFIG = """\
 [server]
@@ -458,14 +459,19 @@ def test_reload_that_fails_part_way_fails_with_the_reason(tmp_path: Path, notify
     env = _runtime(tmp_path)
     with service(tmp_path, notify, watchdog_usec=200_000, **env) as svc:
         notify.wait_for("READY", "1")
-        # TEST-NET-1 is not an address of this machine: the new listener cannot bind.
-        svc.config.write_text(CONFIG.format(label="Lamp").replace("127.0.0.1", "192.0.2.1"))
-        out = _reload(svc, env)
+        # Another socket holds the new address on the service's port (a
+        # loopback address: moving there does not widen who may connect).
+        with socket.socket() as taken:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            taken.bind(("127.0.0.2", svc.port))
+            taken.listen()
+            svc.config.write_text(CONFIG.format(label="Lamp").replace("127.0.0.1", "127.0.0.2"))
+            out = _reload(svc, env)
         assert out.returncode == 1, out.stderr
         assert "pi-indi: reload 1 failed: " in out.stderr
-        assert "cannot listen on 192.0.2.1" in out.stderr
+        assert "cannot listen on 127.0.0.2" in out.stderr
         ready = notify.wait_for("READY", "1")
-        assert ready["STATUS"].startswith("reload failed part way: cannot listen on 192.0.2.1")
+        assert ready["STATUS"].startswith("reload failed part way: cannot listen on 127.0.0.2")
 
 
 def test_reload_fails_when_the_service_dies_while_reloading(tmp_path: Path, notify: NotifySocket):
