@@ -142,7 +142,7 @@ def _vector(lib: Any) -> Any:
 def pi_driver_send(n: int) -> None:
     vector = _vector(pi_indi)
     link = _ListLink()
-    vector.driver._link = link
+    vector.driver.attach_link(link)
 
     async def run() -> None:
         for i in range(n):

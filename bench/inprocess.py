@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pi_indi
 from bench import flood
-from pi_indi.server import _Client
+from pi_indi.server._clients import Client
 
 
 class CountingTransport(asyncio.Transport):
@@ -61,6 +61,9 @@ class CountingTransport(asyncio.Transport):
     def resume_reading(self) -> None:
         pass
 
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
 
 async def main(n: int, trips: int = 20000, repeat: int = 5) -> None:
     loop = asyncio.get_running_loop()
@@ -69,7 +72,7 @@ async def main(n: int, trips: int = 20000, repeat: int = 5) -> None:
     await server.listening.wait()
     await asyncio.sleep(0.05)
     transport = CountingTransport()
-    client = _Client(server)
+    client = Client(server)
     client.connection_made(transport)
     client.data_received(b'<getProperties version="1.7" device="bench"/>\n')
     await asyncio.sleep(0.05)

@@ -4,6 +4,7 @@
 #   bash bench/run.sh codec    # only the codec one
 #   bash bench/run.sh appliance  # button latency, memory and start-up of pi-indi serve --mock
 #   bash bench/run.sh soak [--minutes 10]  # 10 minutes of hostile and good clients (not in "all")
+#   bash bench/run.sh abuse [--quick] [--only NAME] [--json PATH]  # the review's attacks, vs indiserver (not in "all")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=bench/.venv
@@ -19,6 +20,7 @@ case "${1:-all}" in
     server) "$VENV/bin/python" bench/server.py ;;
     appliance) "$VENV/bin/python" bench/appliance.py ;;
     soak) shift; "$VENV/bin/python" bench/soak.py "$@" ;;
+    abuse) shift; "$VENV/bin/python" bench/abuse.py "$@" ;;
     *)
         "$VENV/bin/python" bench/codec.py
         "$VENV/bin/python" bench/server.py

@@ -10,7 +10,9 @@ work against any INDI server, and stops the whole process group. Reported:
 * a 1 k burst and a 50 k burst on one connection, and their ratio
 * the server's peak RSS (VmHWM)
 
-Run with ``bash bench/run.sh`` (it makes the venv with the anchors).
+Run with ``bash bench/run.sh`` (it makes the venv with the anchors). With
+``BENCH_BEFORE=/path/to/another/tree``, that tree's pi_indi is measured in the
+same run too (``git worktree add /tmp/before <commit>``), for before/after.
 """
 
 from __future__ import annotations
@@ -82,6 +84,39 @@ def configs(tmp: Path) -> dict[str, Any]:
             str(flood_exe),
         ],
     }
+    before = os.environ.get("BENCH_BEFORE")
+    if before:
+        # Another tree of pi_indi (an older commit, say), measured in the same
+        # run: its bench scripts put that tree first on sys.path.
+        old = Path(before) / "bench"
+        old_exe = tmp / "pi_indi_flood_before"
+        old_exe.write_text(
+            f"#!{PY}\nimport runpy, sys\nsys.argv = ['flood.py', 'pi_indi', 'stdio']\n"
+            f"runpy.run_path({str(old / 'flood.py')!r}, run_name='__main__')\n"
+        )
+        old_exe.chmod(0o755)
+        out["pi_indi before, in-process driver"] = lambda port, n: [
+            PY,
+            str(old / "flood.py"),
+            "pi_indi",
+            "serve",
+            str(port),
+            str(n),
+        ]
+        out["pi_indi before, exdriver (C)"] = lambda port, n: [
+            PY,
+            str(old / "exserve.py"),
+            str(port),
+            str(n),
+            str(flood_c),
+        ]
+        out["pi_indi before, exdriver (pi_indi)"] = lambda port, n: [
+            PY,
+            str(old / "exserve.py"),
+            str(port),
+            str(n),
+            str(old_exe),
+        ]
     if shutil.which("indiserver"):
         out["indiserver 1.9.9, exdriver (C)"] = lambda port, n: [
             "indiserver",
