@@ -27,6 +27,7 @@ a line in it.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,9 +69,6 @@ class IngressSink(Protocol):
     def on_event(self, event: Event) -> None:
         """One event read from the peer."""
 
-    def on_plain(self, item: PlainVector) -> bool:
-        """A plain set vector, for a relay's fast path; False: decode it as usual."""
-
     def tell(self, message: str, device: str | None) -> None:
         """Send the peer a ``<message>`` about what it sent."""
 
@@ -87,7 +85,10 @@ class Ingress:
         log: the rate-limited log the faults are written to.
         max_element: the largest element accepted (BLOB vectors aside).
         max_blob_element: the largest BLOB vector accepted.
-        plain: hand plain set vectors to ``sink.on_plain`` first.
+        on_event: where events go instead of ``sink.on_event`` (a bound
+            call, one frame fewer per event).
+        on_plain: a relay's fast path: handed plain set vectors first, it
+            returns False for one to be decoded as usual.
     """
 
     def __init__(
@@ -98,13 +99,15 @@ class Ingress:
         *,
         max_element: int = 1 << 20,
         max_blob_element: int = 64 << 20,
-        plain: bool = False,
+        on_event: Callable[[Event], None] | None = None,
+        on_plain: Callable[[PlainVector], bool] | None = None,
     ) -> None:
         self.sink = sink
+        self.on_event = on_event if on_event is not None else sink.on_event
+        self.on_plain = on_plain
         self.faults = faults
         self.log = log
         self.stream = ElementStream(max_element=max_element, max_blob_element=max_blob_element)
-        self.plain = plain
         #: Set once the peer has been given up on (or closed for another
         #: reason): what it still sends is not read.
         self.done = False
@@ -143,8 +146,9 @@ class Ingress:
 
     def _route(self) -> None:
         stream = self.stream
-        sink = self.sink
-        plain = self.plain
+        on_event = self.on_event
+        on_plain = self.on_plain
+        take_attachment = self._take_attachment
         good = False
         while not self.done and not self.held:
             try:
@@ -153,30 +157,33 @@ class Ingress:
                     break
                 self.elements += 1
                 if (
-                    plain
+                    on_plain is not None
                     and type(item) is PlainVector
                     and item.tag[0] == "s"
-                    and sink.on_plain(item)
+                    and on_plain(item)
                 ):
                     good = True
                     self._bad_run = 0
                     continue
-                event = decode_element(item, self._take_attachment)
+                event = decode_element(item, take_attachment)
             except RemoteProtocolError as exc:
                 self._fault(exc)
                 continue
             good = True
             self._bad_run = 0
-            sink.on_event(event)
+            on_event(event)
         if self.done or self.held:
             return
         if self._eof and stream.discard_partial():
             self._fault(RemoteProtocolError("the stream ended inside an element"))
+        most = self.faults.max_garbage
+        if not most:
+            return
         if good:
             self._skipped_at_good = stream.skipped
-        elif self.faults.max_garbage:
+        else:
             garbage = stream.skipped - self._skipped_at_good
-            if garbage > self.faults.max_garbage:
+            if garbage > most:
                 self._give_up(f"wrote {garbage} bytes of garbage since its last good element")
 
     def _fault(self, exc: RemoteProtocolError) -> None:

@@ -29,7 +29,7 @@ from pi_indi._gather import GatheredWriter
 from pi_indi._ingress import STDIN, Ingress
 from pi_indi._log import LogLimiter
 from pi_indi.driver import DriverLink
-from pi_indi.protocol import Event, PlainVector, encode
+from pi_indi.protocol import Event, encode
 
 if TYPE_CHECKING:
     from pi_indi.driver import IPyDriver
@@ -260,9 +260,6 @@ class StdioLink(DriverLink):
 
     def on_event(self, event: Event) -> None:
         self._arrived.append(event)
-
-    def on_plain(self, item: PlainVector) -> bool:
-        return False
 
     def tell(self, message: str, device: str | None) -> None:
         """Faults on stdin are logged, not answered."""

@@ -6,7 +6,7 @@ import logging
 
 from pi_indi._ingress import CLIENT, REMOTE, Faults, Ingress
 from pi_indi._log import LogLimiter
-from pi_indi.protocol import Event, GetProperties, PlainVector
+from pi_indi.protocol import Event, GetProperties
 
 GOOD = b'<getProperties version="1.7"/>'
 MALFORMED = b"<getProperties version='1.7'><<</getProperties>"
@@ -25,9 +25,6 @@ class Sink:
 
     def on_event(self, event: Event) -> None:
         self.events.append(event)
-
-    def on_plain(self, item: PlainVector) -> bool:
-        return False
 
     def tell(self, message: str, device: str | None) -> None:
         self.told.append(message)

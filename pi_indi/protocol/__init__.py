@@ -7,7 +7,7 @@ socket, starts an event loop, reads a clock or logs: a test makes sure of it.
 from __future__ import annotations
 
 from pi_indi.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from pi_indi.protocol._codec import check_plain, decode_element, encode, xml_safe
+from pi_indi.protocol._codec import check_plain, decode_element, encode
 from pi_indi.protocol._connection import (
     ANY,
     CLOSED,
@@ -120,5 +120,4 @@ __all__ = [
     "parse_number",
     "parse_timestamp",
     "request_scope",
-    "xml_safe",
 ]

@@ -66,11 +66,6 @@ _SPECIAL = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def xml_safe(text: str) -> bool:
-    """Whether *text* holds only characters XML 1.0 can carry (relays check raw text so)."""
-    return _NOT_XML.search(text) is None
-
-
 def _esc(text: str) -> str:
     if _SPECIAL.search(text) is None:
         return text

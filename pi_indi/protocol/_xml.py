@@ -84,9 +84,20 @@ _FAST_MEMBER = re.compile(
 # texts or lights with double-quoted, entity-free attributes and plain
 # members. They are matched whole and handed over as a PlainVector, without
 # building an Element per member.
+#
+# What XML cannot carry (control characters, U+FFFE, U+FFFF) is kept out of
+# the fast path too: a PlainVector can be relayed as its own text, and such a
+# vector is decoded instead and encoded again with U+FFFD in their place.
+_PLAIN_TEXT = "[^<&\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+_PLAIN_VALUE = '[^"<&\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]'
 _PLAIN_VECTOR = re.compile(
-    r"\s*<((?:set|new)(Number|Switch|Text|Light)Vector)((?:\s+[A-Za-z_][A-Za-z0-9_]*=\"[^\"<&]*\")*)\s*>"
-    r"\s*((?:<one\2\s+name=\"[^\"<&]*\"\s*>[^<&]{0,8192}</one\2\s*>\s*){0,256})</\1\s*>",
+    r"\s*<((?:set|new)(Number|Switch|Text|Light)Vector)((?:\s+[A-Za-z_][A-Za-z0-9_]*=\""
+    + _PLAIN_VALUE
+    + r"*\")*)\s*>\s*((?:<one\2\s+name=\""
+    + _PLAIN_VALUE
+    + r"*\"\s*>"
+    + _PLAIN_TEXT
+    + r"{0,8192}</one\2\s*>\s*){0,256})</\1\s*>",
     re.ASCII,
 )
 _PLAIN_MEMBER = re.compile(r'name="([^"]*)"\s*>([^<]*)<', re.ASCII)

@@ -8,11 +8,12 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from pi_indi._gather import GatheredWriter
 from pi_indi._ingress import CLIENT, Ingress
-from pi_indi.protocol import BLOBPolicyTable, Event, Message, PlainVector, encode
+from pi_indi.protocol import BLOBPolicyTable, Event, Message, encode
 from pi_indi.server._access import IPAddress, host_port, peer_ip
 from pi_indi.server._router import Interest, now
 
@@ -102,6 +103,7 @@ class Client(asyncio.Protocol):
             server.router.log,
             max_element=server.max_element,
             max_blob_element=server.max_blob_element,
+            on_event=partial(server.router.from_client, self),
         )
         self.out.flush_size = server.flush_size
         # Reading stops while this much output waits (pause_writing below), so
@@ -141,9 +143,6 @@ class Client(asyncio.Protocol):
 
     def on_event(self, event: Event) -> None:
         self.server.router.from_client(self, event)
-
-    def on_plain(self, item: PlainVector) -> bool:
-        return False
 
     def tell(self, message: str, device: str | None) -> None:
         self.write(encode(Message(device=device, timestamp=now(), message=message)))

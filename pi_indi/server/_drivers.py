@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pi_indi._backoff import Backoff
@@ -28,7 +29,6 @@ from pi_indi.protocol import (
     EnableBLOB,
     Event,
     GetProperties,
-    PlainVector,
     encode,
 )
 from pi_indi.server._router import Interest
@@ -84,9 +84,6 @@ class DriverSide:
         if self.debug_enable and logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s TX:: %s", self.label, _text(encode(event)))
         self.server.router.from_driver(self, event)
-
-    def on_plain(self, item: PlainVector) -> bool:
-        return self.server.router.relay_plain(self, item)
 
     def tell(self, message: str, device: str | None) -> None:
         """Drivers are not answered about their faults; they are logged."""
@@ -214,7 +211,7 @@ class _ExDriverProtocol(asyncio.SubprocessProtocol):
             server.router.log,
             max_element=_DRIVER_MAX_ELEMENT,
             max_blob_element=_DRIVER_MAX_BLOB_ELEMENT,
-            plain=True,
+            on_plain=partial(server.router.relay_plain, ex),
         )
         self.stderr = b""
         self.stderr_window = 0.0
@@ -513,7 +510,7 @@ class Remote(DriverSide):
             self.server.router.log,
             max_element=_DRIVER_MAX_ELEMENT,
             max_blob_element=_DRIVER_MAX_BLOB_ELEMENT,
-            plain=True,
+            on_plain=partial(self.server.router.relay_plain, self),
         )
         try:
             while chunk := await reader.read(1 << 16):

@@ -52,7 +52,6 @@ from pi_indi.protocol import (
     check_plain,
     encode,
     request_scope,
-    xml_safe,
 )
 
 __all__ = ["ClientPeer", "DriverPeer", "Interest", "Router", "Watchers", "now", "scoped"]
@@ -578,14 +577,10 @@ class Router:
             return True
         device = item.attrs.get("device")
         name = item.attrs.get("name")
-        if (
-            device is None
-            or side.debug_enable
-            or self.snoop_watch.of(device, name)
-            or not xml_safe(item.raw)
-        ):
-            # The event path: for snoopers, for the log, or to be encoded
-            # again with what XML cannot carry replaced.
+        if device is None or side.debug_enable or self.snoop_watch.of(device, name):
+            # The event path: for snoopers, or for the log. (A PlainVector
+            # holds nothing XML cannot carry: the codec's fast path keeps such
+            # text out, so its own text is safe to pass on.)
             return False
         try:
             check_plain(item)
@@ -614,7 +609,8 @@ class Router:
         for client in self.client_watch.of(device, name):
             if client.blobs.wants_plain(device):
                 client.write(data)
-        if event is not None and self.snoop_watch:
+        snoop = self.snoop_watch
+        if event is not None and (snoop.all or snoop.devices or snoop.props):
             self._to_snoopers(side, event, data)
 
     def claim(self, side: DriverPeer, device: str) -> bool:

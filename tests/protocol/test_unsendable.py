@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from pi_indi.protocol import Message, SetTextVector, encode, xml_safe
+from pi_indi.protocol import ElementStream, Message, PlainVector, SetTextVector, encode
 
 T = datetime(2026, 1, 1)
 
@@ -24,6 +24,13 @@ def test_a_message_with_a_bell_is_encoded_well_formed():
     assert ET.fromstring(data).attrib["message"] == "ring\ufffd & <go>"  # noqa: S314 - our own output
 
 
-def test_tabs_newlines_and_unicode_are_carried():
-    assert xml_safe("a\tb\nc\r d Température ☃")
-    assert not xml_safe("a\x1bb")
+def test_the_fast_path_leaves_what_xml_cannot_carry_to_the_full_decoder():
+    # A PlainVector is relayed as its own text: it must never hold such a character.
+    stream = ElementStream()
+    stream.feed(
+        b'<setTextVector device="D" name="T"><oneText name="a">x\x1by</oneText></setTextVector>'
+        b'<setTextVector device="D" name="T"><oneText name="a">x\ty \xc3\xa9</oneText>'
+        b"</setTextVector>"
+    )
+    assert not isinstance(stream.next_element(), PlainVector)
+    assert isinstance(stream.next_element(), PlainVector)
