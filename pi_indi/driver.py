@@ -366,7 +366,7 @@ class IPyDriver(UserDict[str, Device]):
         # getProperties requests waiting in the inbox: one the same as a
         # waiting one is answered by it (definitions go to every client that
         # watches), so a flood of them costs one answer, not one each.
-        self._queued_gets: set[Event] = set()
+        self._queued_gets: set[tuple[str | None, str | None]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
         # True while a request or snooped event is being handled.
         self._busy = False
@@ -569,6 +569,7 @@ class IPyDriver(UserDict[str, Device]):
         self._stop = False
         self._running = True
         self._inbox = asyncio.Queue(256)
+        self._queued_gets.clear()  # a driver run again starts with none waiting
         self._snoop_changed = asyncio.Event()
         link_task = self._start_task(self._link.run(self))
         self._dispatcher = self._start_task(self._dispatch())
@@ -600,9 +601,13 @@ class IPyDriver(UserDict[str, Device]):
             while self._inbox is not None and not self._inbox.empty():
                 item = self._inbox.get_nowait()
                 if type(item) is GetProperties:
-                    self._queued_gets.discard(item)
+                    self._queued_gets.discard((item.device, item.name))
                 if type(item) is _Suspended:
                     item.coro.close()
+            # Stopped: what a link offers now waits in the link until a run
+            # makes a new queue (a driver served again), not in this one.
+            self._inbox = None
+            self._queued_gets.clear()
             self._link.close()
             self.stopped.set()
             logger.info("driver %s stopped", type(self).__name__)
@@ -703,9 +708,16 @@ class IPyDriver(UserDict[str, Device]):
         self._log_rx(event)
         assert self._inbox is not None  # noqa: S101
         if type(event) is GetProperties:
-            if event in self._queued_gets:
+            key = (event.device, event.name)
+            if key in self._queued_gets:
                 return
-            self._queued_gets.add(event)
+            self._queued_gets.add(key)
+            try:
+                await self._inbox.put(event)
+            except BaseException:
+                self._queued_gets.discard(key)
+                raise
+            return
         await self._inbox.put(event)
 
     def offer_event(self, event: Event) -> bool:
@@ -718,7 +730,7 @@ class IPyDriver(UserDict[str, Device]):
         if inbox is None or inbox.full():
             return False
         self._log_rx(event)
-        if type(event) is GetProperties and event in self._queued_gets:
+        if type(event) is GetProperties and (event.device, event.name) in self._queued_gets:
             return True
         dispatcher = self._dispatcher
         if (
@@ -730,7 +742,7 @@ class IPyDriver(UserDict[str, Device]):
             or dispatcher.done()
         ):
             if type(event) is GetProperties:
-                self._queued_gets.add(event)
+                self._queued_gets.add((event.device, event.name))
             inbox.put_nowait(event)
         else:
             self._handle_now(dispatcher, event)
@@ -770,7 +782,7 @@ class IPyDriver(UserDict[str, Device]):
         while True:
             item = await inbox.get()
             if type(item) is GetProperties:
-                self._queued_gets.discard(item)
+                self._queued_gets.discard((item.device, item.name))
             self._busy = True
             try:
                 if type(item) is _Suspended:

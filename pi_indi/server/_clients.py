@@ -76,7 +76,7 @@ class Client(asyncio.Protocol):
         self.connected_at = 0.0
         self.last_write = 0.0
         self._held = 0  # why reading is paused (_OUTPUT, _DRIVER bits)
-        self.received = 0  # bytes read from it
+        self._drivers_behind = 0  # drivers holding it back (_DRIVER while any)
         self._handshake: asyncio.TimerHandle | None = None
 
     # -- asyncio --
@@ -118,7 +118,6 @@ class Client(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed and not self.draining:
             return
-        self.received += len(data)
         self.ingress.feed(data)
 
     def pause_writing(self) -> None:
@@ -132,10 +131,19 @@ class Client(asyncio.Protocol):
             self._handshake.cancel()
         if not self.admitted:
             return
+        # What it sent before it went is still routed, as a client that
+        # sends a request and closes at once (indi_setprop) expects: what a
+        # hold kept waiting, and what is left in the kernel's buffer. Its
+        # replies are not written, and nothing holds it any more.
+        self.closed = True
+        self.draining = True
+        ingress = self.ingress
+        if ingress.held:
+            ingress.resume()
         if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
             self._read_what_is_left()
-        self.closed = True
-        self.ingress.done = True
+        self.draining = False
+        ingress.done = True
         self.server.gate.forget(self)
         logger.info("%s disconnected%s", self.label, f" ({exc})" if exc else "")
 
@@ -190,10 +198,14 @@ class Client(asyncio.Protocol):
 
     def pause(self) -> None:
         """A driver it sends requests to is behind: stop reading it for now."""
+        self._drivers_behind += 1
         self._hold(_DRIVER)
 
     def resume(self) -> None:
-        self._release(_DRIVER)
+        """One driver that held it back has caught up (each pauses it at most once)."""
+        self._drivers_behind = max(0, self._drivers_behind - 1)
+        if not self._drivers_behind:
+            self._release(_DRIVER)
 
     def _hold(self, why: int) -> None:
         # Neither read nor route more of what it sent: requests already read
@@ -234,8 +246,8 @@ class Client(asyncio.Protocol):
 
     @property
     def silent(self) -> bool:
-        """True while it has sent nothing at all (one sending a large first element is not)."""
-        return self.admitted and not self.received
+        """True while it has sent no whole element (a byte now and then does not count)."""
+        return self.admitted and not self.ingress.elements
 
     def _read_what_is_left(self) -> None:
         # A client that sends a request and closes at once (indi_setprop does)

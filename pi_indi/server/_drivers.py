@@ -99,8 +99,11 @@ class InProcess(DriverSide, DriverLink):
         super().__init__(server, f"driver {type(driver).__name__}")
         self.driver = driver
         self.inbox: deque[Event] = deque()
-        # getProperties waiting in the inbox: a same one is answered by it.
-        self.queued_gets: set[Event] = set()
+        # getProperties waiting in the inbox, by (device, name): a request
+        # for the same is answered by the waiting one.
+        self.queued_gets: set[tuple[str | None, str | None]] = set()
+        # Set once the server no longer serves it: nothing more is queued.
+        self.removed = False
         self.wakeup = asyncio.Event()
         self.paused: set[Any] = set()
         # Snooped BLOBs come without asking, as under indipyserver (whose
@@ -132,7 +135,7 @@ class InProcess(DriverSide, DriverLink):
             await driver.receive_event(inbox[0])
             taken = inbox.popleft()
             if type(taken) is GetProperties:
-                self.queued_gets.discard(taken)
+                self.queued_gets.discard((taken.device, taken.name))
             if self.paused and len(inbox) <= _DRIVER_INBOX_LOW:
                 self.release_senders()
 
@@ -148,19 +151,22 @@ class InProcess(DriverSide, DriverLink):
     def deliver(self, event: Event, data: bytes | None) -> None:
         # Straight to the driver (handled at once when it is idle) when
         # nothing is waiting here before it.
+        if self.removed:
+            return
         if not self.inbox and self.driver.offer_event(event):
             return
         if type(event) is GetProperties:
-            if event in self.queued_gets:
+            key = (event.device, event.name)
+            if key in self.queued_gets:
                 return
-            self.queued_gets.add(event)
+            self.queued_gets.add(key)
         self.inbox.append(event)
         self.wakeup.set()
 
     def accepted(self, sender: Any) -> None:
         # A client (or an executable driver) flooding this driver with
         # requests waits until the driver catches up.
-        if len(self.inbox) > _DRIVER_INBOX_HIGH and sender not in self.paused:
+        if len(self.inbox) > _DRIVER_INBOX_HIGH and sender not in self.paused and not self.removed:
             self.paused.add(sender)
             sender.pause()
 

@@ -464,17 +464,20 @@ class Router:
         self, event: GetProperties, origin: DriverPeer | None, client: ClientPeer | None
     ) -> None:
         data = encode(event)
+        sender = origin if origin is not None else client
         if event.device is None:
             for side in self.sides:
                 if side is not origin:
                     side.deliver(event, data)
-                    if origin is not None:
-                        side.accepted(origin)
+                    if sender is not None:
+                        side.accepted(sender)
             return
         owner = self.owners.get(event.device)
         if owner is not None:
             if owner is not origin:
                 owner.deliver(event, data)
+                if sender is not None:
+                    owner.accepted(sender)
             return
         # Not known yet: a remote server may serve it.
         asked = False

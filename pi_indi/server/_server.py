@@ -364,16 +364,23 @@ class IPyServer:
                 loop.remove_signal_handler(sig)
             self._stopped = True
 
-    async def _bind(self, hosts: Sequence[str], port: int) -> tuple[dict[str, asyncio.Server], int]:
-        """Listen on every one of *hosts*, all on one port (with port 0, the first one's)."""
+    async def _bind(
+        self, hosts: Sequence[str], port: int, alongside: Sequence[str] = ()
+    ) -> tuple[dict[str, asyncio.Server], int]:
+        """Listen on every one of *hosts*, all on one port (with port 0, the first one's).
+
+        *alongside*: every address the server will listen on, these included.
+        """
         loop = asyncio.get_running_loop()
         bound: dict[str, asyncio.Server] = {}
+        # "::" alone is every address, IPv4 too, as it is for indiserver
+        # (asyncio makes it IPv6 only); next to an IPv4 address, which the
+        # dual-stack socket would already hold, it stays IPv6 only.
+        ipv4 = any(":" not in host for host in (*alongside, *hosts))
         try:
             for host in hosts:
-                dual = _dual_stack_socket(port) if host == "::" else None
+                dual = _dual_stack_socket(port) if host == "::" and not ipv4 else None
                 if dual is not None:
-                    # "::" is every address, IPv4 too, as it is for indiserver
-                    # (asyncio would make it IPv6 only).
                     tcp = await loop.create_server(lambda: Client(self), sock=dual)
                 else:
                     tcp = await loop.create_server(
@@ -438,10 +445,14 @@ class IPyServer:
             except Exception:
                 logger.exception("driver %s failed while stopping", type(driver).__name__)
         if peer is not None:
-            # Clients it was holding back must not wait for it any longer.
-            peer.release_senders()
+            # Gone first, then the clients it was holding back are let go: what
+            # they still send must find no driver to wait for (and no device).
             self._in_process.remove(peer)
             self.router.remove_side(peer)
+            peer.removed = True
+            peer.inbox.clear()
+            peer.queued_gets.clear()
+            peer.release_senders()
 
     async def listen(self, host: str, port: int, *, bind: Sequence[str] = ()) -> bool:
         """Listen on other addresses; connected clients stay connected.
@@ -461,14 +472,14 @@ class IPyServer:
         for h in dropped:
             old[h].close()
         try:
-            bound, port = await self._bind([h for h in hosts if h not in kept], port)
+            bound, port = await self._bind([h for h in hosts if h not in kept], port, hosts)
         except OSError as exc:
             failure: OSError | None = exc
         else:
             failure = None
         if failure is not None:
             try:
-                again, _ = await self._bind(dropped, old_port)
+                again, _ = await self._bind(dropped, old_port, list(old))
             except OSError as exc:
                 again = {}
                 logger.critical("cannot listen on the old addresses again either: %s", exc)

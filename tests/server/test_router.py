@@ -109,8 +109,9 @@ def connect(router: Router, *requests: Event, label: str = "client") -> FakeClie
 def test_get_properties_for_a_device_goes_to_its_owner_only(router):
     a = serve(router, "A", label="a")
     b = serve(router, "B", label="b")
-    connect(router, GetProperties(version="1.7", device="A"))
+    client = connect(router, GetProperties(version="1.7", device="A"))
     assert a.got == [GetProperties(version="1.7", device="A")]
+    assert a.senders == [client]  # flow control sees who asked
     assert b.got == []
 
 
@@ -150,6 +151,7 @@ def test_new_vector_goes_to_the_owner_and_is_echoed_to_other_watchers(router):
     other = connect(router, GetProperties(version="1.7", device="Other"), label="other")
     for c in (sender, watcher, other):
         c.written.clear()
+    driver.senders.clear()
     new = NewNumberVector(device="Dev", name="LEVEL", values={"V": "2"})
     router.from_client(sender, new)
     assert driver.got[-1] == new
