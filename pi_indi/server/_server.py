@@ -92,7 +92,8 @@ class IPyServer:
             address; one more is told so and closed. None: no limit.
         handshake_timeout: seconds a client may stay connected without
             sending a whole element; then it is told so and closed. When the
-            server is full, a client silent for 2 s makes room for a new one.
+            server is full, a client that has sent no whole element for 2 s makes
+            room for a new one.
             0: no limit.
         read_pause: bytes of a client's output waiting to be sent at which
             the server stops reading that client until it catches up.
@@ -572,7 +573,7 @@ class Gate:
     """Who gets in: the allow list, the connection rate, the room, in that order.
 
     A client is let in (and counted) or refused with the reason it is sent;
-    when the server is full, one that has sent nothing makes room.
+    when the server is full, one that has sent no whole element makes room.
     """
 
     def __init__(self, server: IPyServer) -> None:
@@ -636,7 +637,7 @@ class Gate:
         oldest = min(silent, key=lambda c: c.connected_at)
         self.server.router.log.warning(
             (oldest.label, "evicted"),
-            "%s has sent nothing since it connected; closing it to let %s in",
+            "%s has sent no whole element since it connected; closing it to let %s in",
             oldest.label,
             newcomer.label,
         )
