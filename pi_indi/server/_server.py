@@ -642,7 +642,7 @@ class Gate:
             newcomer.label,
         )
         oldest.tell(
-            "[ERROR] this connection sent nothing and another client waits; closing it", None
+            "[ERROR] this connection sent no request and another client waits; closing it", None
         )
         oldest.close()
         self.forget(oldest)

@@ -206,7 +206,7 @@ async def test_silent_sockets_do_not_lock_everyone_out(start):
         await served(bystander)
         # The one that made room (the oldest) was told why, and closed.
         evicted = await read_to_eof(idle[0][0], timeout=3)
-        assert b"sent nothing" in evicted
+        assert b"sent no request" in evicted
     finally:
         for _, writer in idle:
             writer.close()
