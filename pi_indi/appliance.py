@@ -49,7 +49,13 @@ from pi_indi._systemd import Notifier, ReloadOutcome, ReloadState, ReloadStateFi
 from pi_indi.config import Config, DeviceConfig, ServerConfig
 from pi_indi.driver import IPyDriver
 from pi_indi.errors import ConfigError, HardwareError
-from pi_indi.registry import DriverContext, DriverStatus, Hardware, load_hardware
+from pi_indi.registry import (
+    DriverContext,
+    DriverStatus,
+    Hardware,
+    load_hardware,
+    simulation_driver,
+)
 from pi_indi.server import IPyServer
 from pi_indi.state import StateStore
 
@@ -272,7 +278,7 @@ class Appliance:
         return self.drivers
 
     def _control_driver(self) -> IPyDriver | None:
-        control = self.hardware.control_driver()
+        control = simulation_driver(self.hardware)
         if control is not None:
             taken = sorted(set(control) & set(self.running))
             if taken:

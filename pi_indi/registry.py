@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DRIVER_GROUP",
     "HARDWARE_GROUP",
+    "SIMULATION_GROUP",
     "DriverContext",
     "DriverRecord",
     "DriverStatus",
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 DRIVER_GROUP = "pi_indi.drivers"
 HARDWARE_GROUP = "pi_indi.hardware"
+#: The driver that lets clients drive what a mock-mode back end simulates.
+SIMULATION_GROUP = "pi_indi.simulation"
 
 
 class Hardware(Protocol):
@@ -80,6 +83,10 @@ class Hardware(Protocol):
       the outputs driven in any case.
     - ``forget_device(devicename: str) -> None``: drop what the back end keeps
       for a device that was stopped or failed to start (its simulated inputs).
+    - ``simulated_inputs`` (a mapping) and ``simulated_readings`` (a
+      sequence): in mock mode, what the drivers offered clients to set; the
+      appliance builds the control device for them with
+      :func:`simulation_driver`.
     """
 
     #: True when the pins are simulated (gpiozero's mock pin factory).
@@ -98,9 +105,6 @@ class Hardware(Protocol):
         Raises:
             pi_indi.errors.HardwareError: the pin library cannot be started.
         """
-
-    def control_driver(self) -> IPyDriver | None:
-        """A driver for simulated pins and readings (mock mode), once all drivers are built."""
 
     def close(self) -> None:
         """Release the pins and the pin factory, leaving the outputs driven at their levels."""
@@ -237,6 +241,25 @@ def find_driver(name: str) -> DriverRecord | None:
     for ep in _entry_points(DRIVER_GROUP):
         if ep.name == name:
             return _load_entry_point(ep)
+    return None
+
+
+def simulation_driver(hardware: Any) -> IPyDriver | None:
+    """The control device for what *hardware* simulates, once every driver is built.
+
+    None unless the back end is in mock mode and simulates something (its
+    ``simulated_inputs`` and ``simulated_readings``). The driver class is the
+    one registered under ``pi_indi.simulation``, built with the back end.
+    """
+    if not getattr(hardware, "mock", False):
+        return None
+    if not (
+        getattr(hardware, "simulated_inputs", None) or getattr(hardware, "simulated_readings", None)
+    ):
+        return None
+    for ep in _entry_points(SIMULATION_GROUP):
+        driver: IPyDriver = ep.load()(hardware)
+        return driver
     return None
 
 

@@ -278,6 +278,11 @@ class GpioDriver(IPyDriver):
         super().__init__(Device(context.devicename, vectors))
         self.device: Device = self[context.devicename]
 
+    @property
+    def mock(self) -> bool:
+        """Whether the pins and sensors are simulated (``pi-indi serve --mock``)."""
+        return bool(getattr(self.gpio, "mock", False))
+
     @classmethod
     def from_config(cls, context: DriverContext) -> GpioDriver:
         """Build the driver for one config table (what the appliance calls)."""

@@ -7,7 +7,7 @@ closed when the service stops, and gpiozero's errors come out as
 :class:`~pi_indi.errors.HardwareError` with a message fit for a user.
 
 On the mock pin factory the pins are PWM-capable, input pins can be driven by
-an INDI client through the control device (:meth:`Gpio.control_driver`), and
+an INDI client through the control device (``pi_indi.registry.simulation_driver``), and
 sensors read simulated values that the same device sets.
 
 The pin factory starts with the first device that uses pins: the system
@@ -38,7 +38,6 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
@@ -56,10 +55,13 @@ from gpiozero.pins.mock import (
 from gpiozero.pins.pi import PiFactory
 
 from pi_indi.errors import HardwareError
+from pi_indi_drivers._simulation import Sensor, SimulatedInput, SimulatedReading
 
 if TYPE_CHECKING:
-    from pi_indi.driver import IPyDriver
+    pass
 
+# Sensor and the simulated values live apart from gpiozero (_simulation), for
+# plugins; they are re-exported here, where the bundled drivers found them.
 __all__ = ["FACTORIES", "Gpio", "Sensor", "SimulatedInput", "SimulatedReading"]
 
 logger = logging.getLogger(__name__)
@@ -81,48 +83,6 @@ SPEED_OF_SOUND = 343.26
 
 #: Seconds a read waits for a smoothed sensor's first full queue of samples.
 FIRST_READING_TIMEOUT = 3.0
-
-
-@dataclass(slots=True)
-class SimulatedInput:
-    """An input pin a client may drive in mock mode."""
-
-    pin: str
-    devicename: str
-    label: str
-
-
-@dataclass(slots=True)
-class SimulatedReading:
-    """A sensor reading a client may set in mock mode.
-
-    ``apply`` is called on the event loop with the new value (already checked
-    against ``minimum``..``maximum``).
-    """
-
-    devicename: str
-    name: str
-    label: str
-    unit: str
-    minimum: float
-    maximum: float
-    value: float
-    apply: Callable[[float], None] = field(repr=False)
-
-
-@dataclass(slots=True)
-class Sensor:
-    """A sensor made by :class:`Gpio`: the gpiozero device and how to read it.
-
-    ``read()`` blocks (a smoothed sensor may wait for its samples, a file is
-    read), so call it off the event loop; whatever goes wrong comes out as an
-    exception. ``simulate`` is set in mock mode only: it sets the value later
-    reads give, and is called on the event loop.
-    """
-
-    device: Any
-    read: Callable[[], float] = field(repr=False)
-    simulate: Callable[[float], None] | None = field(default=None, repr=False)
 
 
 def _smoothed(device: Any, attribute: str, timeout: float = FIRST_READING_TIMEOUT) -> float:
@@ -1337,11 +1297,3 @@ class Gpio:
     def pin_state(self, pin: str) -> bool:
         """The level of a mock pin."""
         return bool(self.factory.pin(pin).state) if self.factory is not None else False
-
-    def control_driver(self) -> IPyDriver | None:
-        """The mock control device, when in mock mode and there is something to control."""
-        if not self.mock or not (self.simulated_inputs or self.simulated_readings):
-            return None
-        from pi_indi_drivers.mock_control import MockControlDriver
-
-        return MockControlDriver(self)

@@ -4,8 +4,9 @@ On gpiozero's mock pin factory nothing drives the input pins and no sensor
 sees anything. This device lets any INDI client do it: a switch per simulated
 input pin (LOW/HIGH) drives the pin, so the input's driver sees a real
 gpiozero edge, and a number per simulated reading sets what the sensor's
-driver reads next. It is made by :meth:`pi_indi_drivers._gpio.Gpio.control_driver`
-once every configured driver is built, and only in mock mode.
+driver reads next. The appliance builds it (``pi_indi.registry.simulation_driver``,
+entry point ``pi_indi.simulation``) once every configured driver is built, and
+only in mock mode.
 """
 
 from __future__ import annotations

@@ -20,15 +20,12 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pi_indi.config import option
 from pi_indi.properties import NumberMember, NumberVector, PropertyVector
 from pi_indi_drivers._base import AUX_INTERFACE, INPUT_INTERFACE, GpioDriver
-from pi_indi_drivers._gpio import SimulatedReading
-
-if TYPE_CHECKING:
-    from pi_indi_drivers._gpio import Sensor
+from pi_indi_drivers._simulation import Sensor, SimulatedReading
 
 __all__ = [
     "MCP_CHANNELS",
@@ -44,6 +41,8 @@ __all__ = [
     "LoadAverageOptions",
     "MCP3xxxDriver",
     "MCP3xxxOptions",
+    "PolledSensorDriver",
+    "Reading",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,8 +53,8 @@ def _interval(default: float) -> Any:
 
 
 @dataclass(slots=True)
-class _Reading:
-    """A sensor and the vector showing it; *members* turns a read into member values.
+class Reading:
+    """A sensor and the vector showing it; *members* turns a read into member values (public).
 
     A *shared* reading shows the value read for the reading before it (one
     sensor shown by two vectors): the sensor is read once.
@@ -67,14 +66,24 @@ class _Reading:
     shared: bool = False
 
 
-class _SensorDriver(GpioDriver):
-    """What the sensor drivers share: reading on a timer, off the event loop."""
+class PolledSensorDriver(GpioDriver):
+    """A device of sensors read on a timer, off the event loop (public: ``pi_indi_drivers.api``).
+
+    A subclass implements :meth:`make`: it makes its sensors (``self.gpio.create``
+    for gpiozero ones, or a :class:`~pi_indi_drivers.api.Sensor` of its own
+    with ``device=None`` and a ``read`` function), appends a :class:`Reading`
+    per vector to ``self.readings``, offers mock-mode values with
+    :meth:`simulate`, and returns its vectors. The readings are taken every
+    ``options.interval`` seconds (libindi's ``POLLING_PERIOD``, which clients
+    may change), in a worker thread; a sensor that fails puts its vectors in
+    Alert with the reason, once, and is read again at the next period.
+    """
 
     interface = AUX_INTERFACE | INPUT_INTERFACE
 
     def build(self) -> list[PropertyVector[Any]]:
         """Make the sensors, then register their simulated readings (mock mode)."""
-        self.readings: list[_Reading] = []
+        self.readings: list[Reading] = []
         self.simulated: list[SimulatedReading] = []
         try:
             vectors = self.make()
@@ -178,9 +187,9 @@ class _SensorDriver(GpioDriver):
                     await self._poll_changed.wait()
 
     def close_hardware(self) -> None:
-        """Close the sensors' gpiozero devices."""
+        """Close the sensors' gpiozero devices (a sensor with no device has none)."""
         for reading in self.readings:
-            if not reading.shared:
+            if not reading.shared and reading.sensor.device is not None:
                 self.gpio.release(reading.sensor.device)
 
     async def _publish(self, values: list[float]) -> None:
@@ -216,7 +225,7 @@ class DistanceSensorOptions:
     interval: float = _interval(1.0)
 
 
-class DistanceSensorDriver(_SensorDriver):
+class DistanceSensorDriver(PolledSensorDriver):
     """An HC-SR04 ultrasonic distance sensor (gpiozero ``DistanceSensor``), in metres.
 
     Example:
@@ -249,7 +258,7 @@ class DistanceSensorDriver(_SensorDriver):
             self.group,
             [NumberMember("DISTANCE", "Distance (m)", "%.3f", 0, opts.max_distance, 0, 0)],
         )
-        self.readings.append(_Reading(sensor, vector, lambda metres: {"DISTANCE": metres}))
+        self.readings.append(Reading(sensor, vector, lambda metres: {"DISTANCE": metres}))
         self.simulate(
             sensor,
             "DISTANCE",
@@ -281,7 +290,7 @@ class LightSensorOptions:
     interval: float = _interval(1.0)
 
 
-class LightSensorDriver(_SensorDriver):
+class LightSensorDriver(PolledSensorDriver):
     """A light-dependent resistor timed through a capacitor (gpiozero ``LightSensor``).
 
     Example:
@@ -310,7 +319,7 @@ class LightSensorDriver(_SensorDriver):
             self.group,
             [NumberMember("LEVEL", "Level (0 dark, 1 bright)", "%.3f", 0, 1, 0, 0)],
         )
-        self.readings.append(_Reading(sensor, vector, lambda level: {"LEVEL": level}))
+        self.readings.append(Reading(sensor, vector, lambda level: {"LEVEL": level}))
         self.simulate(sensor, "LEVEL", "Light level", unit="", minimum=0.0, maximum=1.0, value=0.5)
         return [vector]
 
@@ -411,7 +420,7 @@ MCP_CHANNELS: dict[str, int] = {
 }
 
 
-class MCP3xxxDriver(_SensorDriver):
+class MCP3xxxDriver(PolledSensorDriver):
     """Channels of an MCP3xxx ADC (gpiozero ``MCP3008`` and friends) on SPI.
 
     Example:
@@ -476,8 +485,8 @@ class MCP3xxxDriver(_SensorDriver):
                     NumberMember("VALUE", "Value (of max_voltage)", "%.4f", low, 1, 0, 0),
                 ],
             )
-            self.readings.append(_Reading(sensor, vector, functools.partial(self._volts, name)))
-            self.readings.append(_Reading(sensor, reading, self._members, shared=True))
+            self.readings.append(Reading(sensor, vector, functools.partial(self._volts, name)))
+            self.readings.append(Reading(sensor, reading, self._members, shared=True))
             standard.append(vector)
             own.append(reading)
             label_members.append((name, f"Analog #{n}", label))
@@ -517,7 +526,7 @@ class CPUTemperatureOptions:
     interval: float = _interval(5.0)
 
 
-class CPUTemperatureDriver(_SensorDriver):
+class CPUTemperatureDriver(PolledSensorDriver):
     """The Pi's CPU temperature (gpiozero ``CPUTemperature``), in degrees Celsius.
 
     Example:
@@ -540,7 +549,7 @@ class CPUTemperatureDriver(_SensorDriver):
             self.group,
             [NumberMember("TEMPERATURE", "Temperature (°C)", "%.1f", -40, 125, 0, 0)],
         )
-        self.readings.append(_Reading(sensor, vector, lambda celsius: {"TEMPERATURE": celsius}))
+        self.readings.append(Reading(sensor, vector, lambda celsius: {"TEMPERATURE": celsius}))
         self.simulate(
             sensor,
             "TEMPERATURE",
@@ -568,7 +577,7 @@ class LoadAverageOptions:
         return []
 
 
-class LoadAverageDriver(_SensorDriver):
+class LoadAverageDriver(PolledSensorDriver):
     """The system load average (gpiozero ``LoadAverage``).
 
     Example:
@@ -595,7 +604,7 @@ class LoadAverageDriver(_SensorDriver):
             self.group,
             [NumberMember("LOAD", f"Load ({minutes} min)", "%.2f", 0, 0, 0, 0)],
         )
-        self.readings.append(_Reading(sensor, vector, lambda load: {"LOAD": load}))
+        self.readings.append(Reading(sensor, vector, lambda load: {"LOAD": load}))
         self.simulate(
             sensor, "LOAD", "Load average", unit="", minimum=0.0, maximum=64.0, value=0.25
         )
@@ -610,7 +619,7 @@ class DiskUsageOptions:
     interval: float = _interval(60.0)
 
 
-class DiskUsageDriver(_SensorDriver):
+class DiskUsageDriver(PolledSensorDriver):
     """How full a filesystem is (gpiozero ``DiskUsage``), in percent.
 
     Example:
@@ -634,7 +643,7 @@ class DiskUsageDriver(_SensorDriver):
             self.group,
             [NumberMember("USAGE", "Used (%)", "%.1f", 0, 100, 0, 0)],
         )
-        self.readings.append(_Reading(sensor, vector, lambda percent: {"USAGE": percent}))
+        self.readings.append(Reading(sensor, vector, lambda percent: {"USAGE": percent}))
         self.simulate(
             sensor, "USAGE", "Disk usage", unit="%", minimum=0.0, maximum=100.0, value=50.0
         )

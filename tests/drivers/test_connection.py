@@ -28,6 +28,7 @@ from pi_indi.protocol import (
     SetTextVector,
     SwitchState,
 )
+from pi_indi.registry import simulation_driver
 from pi_indi_drivers._base import GpioDriver
 from pi_indi_drivers.digital_input import DigitalInputDriver, DigitalInputOptions
 from pi_indi_drivers.digital_output import DigitalOutputOptions, LEDDriver
@@ -284,7 +285,7 @@ async def test_a_sensor_stops_reading_while_disconnected(gpio, serve):
 
 async def test_mock_control_connects_and_disconnects(gpio, serve):
     DigitalInputDriver(make_context(gpio, "Limits", DigitalInputOptions(pins=("GPIO6",))))
-    control = gpio.control_driver()
+    control = simulation_driver(gpio)
     assert isinstance(control, MockControlDriver)
     client = await serve(control)
     await client.expect(update(DefSwitchVector, "PIN_GPIO6"))
@@ -402,7 +403,7 @@ async def test_polling_period_sets_the_reading_interval_and_is_saved(gpio, serve
     await client.expect(update(SetNumberVector, "POLLING_PERIOD", PropertyState.OK))
     assert saved[-1] == {"polling_period_ms": 50}
     # Readings now come every 50 ms, not every minute: change the reading and see it.
-    control = gpio.control_driver()
+    control = simulation_driver(gpio)
     assert isinstance(control, MockControlDriver)
     reading = next(r for r in gpio.simulated_readings if r.devicename == "Pi")
     reading.apply(30.0)

@@ -17,6 +17,7 @@ from pi_indi.protocol import (
     SetSwitchVector,
     SwitchState,
 )
+from pi_indi.registry import simulation_driver
 from pi_indi_drivers._gpio import Gpio
 from pi_indi_drivers.digital_input import (
     ButtonDriver,
@@ -103,7 +104,7 @@ async def test_button_held_lights_up_and_goes_out_on_release(gpio, serve):
 
 async def test_a_client_presses_the_button_through_the_mock_control_device(gpio, serve):
     driver = buttons(gpio)
-    control = gpio.control_driver()
+    control = simulation_driver(gpio)
     assert control is not None
     client = await serve(driver, control)
     pin = await client.expect(lambda e: isinstance(e, DefSwitchVector) and e.name == "PIN_GPIO17")

@@ -16,6 +16,7 @@ from pi_indi.protocol import (
     SetSwitchVector,
     SwitchState,
 )
+from pi_indi.registry import simulation_driver
 from pi_indi_drivers._gpio import Gpio, SimulatedReading
 from pi_indi_drivers.digital_input import (
     ButtonDriver,
@@ -37,17 +38,17 @@ def reading(devicename: str, name: str, apply: Any = None, **extra: Any) -> Simu
 
 
 def test_there_is_no_control_device_off_the_mock_factory():
-    assert Gpio("lgpio").control_driver() is None
+    assert simulation_driver(Gpio("lgpio")) is None
 
 
 def test_there_is_no_control_device_with_nothing_to_control(gpio):
-    assert gpio.control_driver() is None
+    assert simulation_driver(gpio) is None
 
 
 async def test_a_switch_per_input_pin_showing_its_level(gpio, serve):
     ButtonDriver(make_context(gpio, "Buttons", ButtonOptions(pins=("GPIO5",), labels=("Park",))))
     DigitalInputDriver(make_context(gpio, "Limits", DigitalInputOptions(pins=("GPIO6",))))
-    control = gpio.control_driver()
+    control = simulation_driver(gpio)
     assert isinstance(control, MockControlDriver)
     client = await serve(control)
     pins = {}
@@ -70,7 +71,7 @@ async def test_a_switch_per_input_pin_showing_its_level(gpio, serve):
 
 async def test_driving_a_pin_sets_its_level(gpio, serve):
     DigitalInputDriver(make_context(gpio, "Limits", DigitalInputOptions(pins=("GPIO6",))))
-    client = await serve(gpio.control_driver())
+    client = await serve(simulation_driver(gpio))
     await client.send(NewSwitchVector(device=DEVICE_NAME, name="PIN_GPIO6", values={"HIGH": ON}))
     answer = await client.expect(lambda e: isinstance(e, SetSwitchVector) and e.name == "PIN_GPIO6")
     assert answer.state == "Ok"
@@ -81,7 +82,7 @@ async def test_driving_a_pin_sets_its_level(gpio, serve):
 async def test_a_pin_that_cannot_be_driven_is_an_alert(gpio, serve):
     gpio.create("LED", pin="GPIO5")
     gpio.simulate_input("GPIO5", "Lamp", "Lamp")  # an output: it cannot be driven
-    client = await serve(gpio.control_driver())
+    client = await serve(simulation_driver(gpio))
     await client.send(NewSwitchVector(device=DEVICE_NAME, name="PIN_GPIO5", values={"HIGH": ON}))
     answer = await client.expect(lambda e: isinstance(e, SetSwitchVector) and e.name == "PIN_GPIO5")
     assert answer.state == "Alert"
@@ -92,7 +93,7 @@ async def test_a_pin_that_cannot_be_driven_is_an_alert(gpio, serve):
 async def test_a_number_per_reading_within_its_range(gpio, serve):
     applied: list[float] = []
     gpio.simulate_reading(reading("Battery monitor", "VOLTS", applied.append))
-    control = gpio.control_driver()
+    control = simulation_driver(gpio)
     assert control is not None
     client = await serve(control)
     defined = await client.expect(lambda e: isinstance(e, DefNumberVector))
@@ -127,8 +128,8 @@ async def test_a_reading_the_simulation_refuses_is_an_alert(gpio, serve):
         raise ValueError("the simulated chip is unplugged")
 
     gpio.simulate_reading(reading("ADC", "CHANNEL_0", refuse))
-    control = gpio.control_driver()
-    assert control is not None
+    control = simulation_driver(gpio)
+    assert isinstance(control, MockControlDriver)
     client = await serve(control)
     name = control.reading_vector("ADC", "CHANNEL_0")
     await client.send(NewNumberVector(device=DEVICE_NAME, name=name, values={"VALUE": "2"}))
@@ -141,7 +142,7 @@ async def test_a_reading_the_simulation_refuses_is_an_alert(gpio, serve):
 def test_reading_vector_names_are_unique(gpio):
     gpio.simulate_reading(reading("CPU temp", "TEMPERATURE"))
     gpio.simulate_reading(reading("cpu-temp", "TEMPERATURE"))
-    control = gpio.control_driver()
+    control = simulation_driver(gpio)
     assert isinstance(control, MockControlDriver)
     assert control.reading_vector("CPU temp", "TEMPERATURE") == "CPU_TEMP_TEMPERATURE"
     assert control.reading_vector("cpu-temp", "TEMPERATURE") == "CPU_TEMP_TEMPERATURE_2"

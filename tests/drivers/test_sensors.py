@@ -16,6 +16,7 @@ from pi_indi.protocol import (
     NewNumberVector,
     SetNumberVector,
 )
+from pi_indi.registry import simulation_driver
 from pi_indi_drivers.mock_control import DEVICE_NAME, MockControlDriver
 from pi_indi_drivers.sensors import (
     MCP_CHANNELS,
@@ -59,7 +60,7 @@ async def simulate(client: Any, control: MockControlDriver, device: str, name: s
 
 
 def controlled(gpio: Any) -> MockControlDriver:
-    control = gpio.control_driver()
+    control = simulation_driver(gpio)
     assert isinstance(control, MockControlDriver)
     return control
 
