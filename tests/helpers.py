@@ -55,6 +55,11 @@ DRIVER_PAGES = {
     "cpu_temperature": "sensors",
     "load_average": "sensors",
     "disk_usage": "sensors",
+    "weather": "weather",
+    "iio_sensor": "iio_sensor",
+    "hwmon_sensor": "hwmon_sensor",
+    "ds18b20": "ds18b20",
+    "dew_heater": "dew_heater",
 }
 
 

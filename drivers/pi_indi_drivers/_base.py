@@ -79,7 +79,9 @@ logger = logging.getLogger(__name__)
 
 # libindi's DRIVER_INTERFACE bits (libs/indibase/basedevice.h), which KStars
 # and Ekos read from DRIVER_INFO to classify a device.
+WEATHER_INTERFACE = 1 << 7
 AUX_INTERFACE = 1 << 15
+POWER_INTERFACE = 1 << 18
 OUTPUT_INTERFACE = 1 << 16
 INPUT_INTERFACE = 1 << 17
 

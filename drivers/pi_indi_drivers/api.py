@@ -47,6 +47,8 @@ from pi_indi_drivers._base import (
     AUX_INTERFACE,
     INPUT_INTERFACE,
     OUTPUT_INTERFACE,
+    POWER_INTERFACE,
+    WEATHER_INTERFACE,
     GpioDriver,
     HardwareGuard,
 )
@@ -57,6 +59,8 @@ __all__ = [
     "AUX_INTERFACE",
     "INPUT_INTERFACE",
     "OUTPUT_INTERFACE",
+    "POWER_INTERFACE",
+    "WEATHER_INTERFACE",
     "DriverContext",
     "DriverStatus",
     "GpioDriver",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import pi_indi_drivers
 import pi_indi_drivers.api as api
 
@@ -53,3 +55,11 @@ def test_the_gpiozero_adapter_does_not_build_the_simulation_device():
     # pi_indi.simulation) from what the back end simulates.
     assert "pi_indi_drivers.mock_control" not in _imports(DRIVERS / "_gpio.py")
     assert "gpiozero" not in " ".join(_imports(DRIVERS / "_simulation.py"))
+
+
+@pytest.mark.parametrize("module", ["kernel_sensors", "weather", "dew_heater"])
+def test_the_newer_drivers_use_the_public_api_only(module: str):
+    # Written as a plugin would be: pi_indi_drivers.api, and pi_indi's public names.
+    imported = _imports(DRIVERS / f"{module}.py")
+    ours = {name for name in imported if name.startswith("pi_indi")}
+    assert ours <= {"pi_indi", "pi_indi.protocol", "pi_indi_drivers.api"}, ours

@@ -42,6 +42,11 @@ EXAMPLE_DEVICES = {
     "Pi temperature",
     "Pi load",
     "Pi disk",
+    "Outside",
+    "12 V supply",
+    "Lens temperature",
+    "Weather",
+    "Lens heater",
     "Mock GPIO",
 }
 
