@@ -159,11 +159,35 @@ def _warn_unloadable(config: Config, out: TextIO) -> None:
         )
 
 
+def _hardware_notes(config: Config) -> list[str]:
+    """What the enabled devices' hardware still needs: a sensor not there yet, how to enable it.
+
+    A driver's options may say so with ``hardware_notes() -> [(key, text)]``;
+    the config is valid either way: the device starts, in Alert until the
+    hardware is there.
+    """
+    notes: list[str] = []
+    for device in config.devices:
+        check = getattr(device.options, "hardware_notes", None)
+        if not device.enabled or check is None:
+            continue
+        try:
+            found = check()
+        except Exception as exc:  # noqa: BLE001 - a plugin's fault is reported, not raised
+            found = [("", f"could not be checked: {type(exc).__name__}: {exc}")]
+        for key, text in found:
+            where = f"{device.path}.{key}" if key else device.path
+            notes.append(f"note: {where}: {text}")
+    return notes
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
     config = _load_or_report(args, sys.stdout)
     if config is None:
         return EX_CONFIG
     _warn_unloadable(config, sys.stdout)
+    for note in _hardware_notes(config):
+        print(note)
     enabled = sum(1 for d in config.devices if d.enabled)
     print(f"{config.source}: OK, {enabled} device(s) enabled of {len(config.devices)}")
     return 0
@@ -311,6 +335,10 @@ def _cmd_show_config(args: argparse.Namespace) -> int:
     if lines:
         print()
         print("\n".join(lines))
+    notes = _hardware_notes(config)
+    if notes:
+        print()
+        print("\n".join(f"# {note}" for note in notes))
     return 0
 
 

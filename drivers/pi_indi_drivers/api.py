@@ -9,7 +9,10 @@ builds one. What a driver declares and is given:
   with :func:`option` (default, help line, range, unit, whether it is a
   pin). ``check-config`` checks a table against it, with every problem at
   once; ``show-config`` shows it. A ``problems()`` method adds checks across
-  fields (return ``[(key, message), ...]``).
+  fields (return ``[(key, message), ...]``); a ``hardware_notes()`` method
+  says what the hardware still needs (a sensor the kernel has not found, and
+  the overlay line that enables it), which ``check-config`` and
+  ``show-config`` print as notes: the config stays valid.
 - **Context.** The driver is built with a :class:`DriverContext`: its device
   name, its options, the hardware back end, and its saved state and
   settings with the functions that save them.

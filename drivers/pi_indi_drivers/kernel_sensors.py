@@ -417,6 +417,14 @@ class IIOSensorOptions:
     interval: float = _interval()
     sysfs: str = _sysfs()
 
+    def hardware_notes(self) -> list[tuple[str, str]]:
+        """What check-config and show-config say when the sensor is not there yet."""
+        try:
+            _locate_iio(self)
+        except HardwareError as exc:
+            return [("", str(exc))]
+        return []
+
     def problems(self) -> list[tuple[str, str]]:
         """A chip name, channels of a served type, each once, one label per channel."""
         return _check_channels(self.chip, self.channels, self.labels, _IIO_TYPES, _iio_channel)
@@ -461,27 +469,7 @@ class IIOSensorDriver(_KernelSensorDriver):
 
     def locate(self) -> Path:
         """``iio:deviceN`` whose ``name`` is ``chip``, at ``bus``/``address`` when given."""
-        opts: IIOSensorOptions = self.options
-        root = Path(opts.sysfs, "bus/iio/devices")
-        hint = _enable_hint(opts.chip, opts.bus, opts.address)
-        try:
-            entries = sorted(e for e in os.listdir(root) if e.startswith("iio:device"))
-        except OSError:
-            raise HardwareError(f"no IIO devices ({root} is missing): {hint}") from None
-        seen = []
-        for entry in entries:
-            path = root / entry
-            try:
-                name = _read_text(path / "name").strip()
-            except HardwareError:
-                continue
-            place = _i2c_place(Path(os.path.realpath(path)).parent)
-            seen.append(f"{name} at {_where(place, entry)}")
-            if name == opts.chip and _matches(place, opts.bus, opts.address):
-                return path
-        wanted = _wanted(opts.chip, opts.bus, opts.address)
-        found = f" (found: {', '.join(seen)})" if seen else ""
-        raise HardwareError(f"no IIO device {wanted} in {root}{found}: {hint}")
+        return _locate_iio(self.options)
 
     def read_channel(self, directory: Path, channel: _Channel) -> float:
         """``_input`` as it is, else (``_raw`` + offset) * scale; in the unit served."""
@@ -566,6 +554,14 @@ class HwmonSensorOptions:
     interval: float = _interval()
     sysfs: str = _sysfs()
 
+    def hardware_notes(self) -> list[tuple[str, str]]:
+        """What check-config and show-config say when the sensor is not there yet."""
+        try:
+            _locate_hwmon(self)
+        except HardwareError as exc:
+            return [("", str(exc))]
+        return []
+
     def problems(self) -> list[tuple[str, str]]:
         """A chip name, channels of a served type, each once, one label per channel."""
         return _check_channels(self.chip, self.channels, self.labels, _HWMON_TYPES, _hwmon_channel)
@@ -627,28 +623,7 @@ class HwmonSensorDriver(_KernelSensorDriver):
 
     def locate(self) -> Path:
         """``hwmonN`` whose ``name`` is ``chip``, its ``device`` at ``bus``/``address`` if given."""
-        opts: HwmonSensorOptions = self.options
-        root = Path(opts.sysfs, "class/hwmon")
-        hint = _enable_hint(opts.chip, opts.bus, opts.address)
-        try:
-            entries = sorted(e for e in os.listdir(root) if e.startswith("hwmon"))
-        except OSError:
-            raise HardwareError(f"no hwmon devices ({root} is missing): {hint}") from None
-        seen = []
-        for entry in entries:
-            path = root / entry
-            try:
-                name = _read_text(path / "name").strip()
-            except HardwareError:
-                continue
-            device = path / "device"
-            place = _i2c_place(Path(os.path.realpath(device))) if device.exists() else None
-            seen.append(f"{name} at {_where(place, entry)}")
-            if name == opts.chip and _matches(place, opts.bus, opts.address):
-                return path
-        wanted = _wanted(opts.chip, opts.bus, opts.address)
-        found = f" (found: {', '.join(seen)})" if seen else ""
-        raise HardwareError(f"no hwmon device {wanted} in {root}{found}: {hint}")
+        return _locate_hwmon(self.options)
 
     def read_channel(self, directory: Path, channel: _Channel) -> float:
         """``<channel>_input`` in the unit served."""
@@ -670,6 +645,14 @@ class DS18B20Options:
     interval: float = _interval()
     sysfs: str = _sysfs()
 
+    def hardware_notes(self) -> list[tuple[str, str]]:
+        """What check-config and show-config say when the sensor is not there yet."""
+        try:
+            _locate_w1(self)
+        except HardwareError as exc:
+            return [("", str(exc))]
+        return []
+
     def problems(self) -> list[tuple[str, str]]:
         """A serial as the kernel names it (family, dash, 12 hex digits), a label."""
         problems = []
@@ -683,7 +666,8 @@ class DS18B20Options:
 
 
 _W1_HINT = (
-    "enable 1-Wire with dtoverlay=w1-gpio,gpiopin=4 in /boot/firmware/config.txt and reboot, "
+    "enable 1-Wire with dtoverlay=w1-gpio in /boot/firmware/config.txt (GPIO4; add"
+    " ,gpiopin=N for another pin) and reboot, "
     "and check the wiring (DQ to the pin, a 4.7 kΩ pull-up to 3V3)"
 )
 
@@ -712,27 +696,7 @@ class DS18B20Driver(_KernelSensorDriver):
 
     def locate(self) -> Path:
         """``/sys/bus/w1/devices/<serial>``, or the only thermometer there."""
-        opts: DS18B20Options = self.options
-        root = Path(opts.sysfs, "bus/w1/devices")
-        try:
-            entries = sorted(
-                e for e in os.listdir(root) if _W1_SERIAL.match(e) and e[:2] in _W1_THERM_FAMILIES
-            )
-        except OSError:
-            raise HardwareError(f"no 1-Wire bus ({root} is missing): {_W1_HINT}") from None
-        if opts.serial is not None:
-            if opts.serial in entries:
-                return root / opts.serial
-            found = f" (found: {', '.join(entries)})" if entries else ""
-            raise HardwareError(f"no 1-Wire thermometer {opts.serial} in {root}{found}")
-        if not entries:
-            raise HardwareError(f"no 1-Wire thermometer in {root}: {_W1_HINT}")
-        if len(entries) > 1:
-            raise HardwareError(
-                f"{len(entries)} 1-Wire thermometers in {root} ({', '.join(entries)}): "
-                "give the serial of one"
-            )
-        return root / entries[0]
+        return _locate_w1(self.options)
 
     def read_channel(self, directory: Path, channel: _Channel) -> float:
         """``temperature`` (newer kernels), else the ``t=`` of ``w1_slave`` once its CRC is YES."""
@@ -751,3 +715,76 @@ class DS18B20Driver(_KernelSensorDriver):
             return int(value) * channel.factor
         except ValueError:
             raise HardwareError(f"{path} does not hold a temperature: {value[:40]!r}") from None
+
+
+def _locate_iio(opts: IIOSensorOptions) -> Path:
+    """``iio:deviceN`` whose ``name`` is ``chip``, at ``bus``/``address`` when given."""
+    root = Path(opts.sysfs, "bus/iio/devices")
+    hint = _enable_hint(opts.chip, opts.bus, opts.address)
+    try:
+        entries = sorted(e for e in os.listdir(root) if e.startswith("iio:device"))
+    except OSError:
+        raise HardwareError(f"no IIO devices ({root} is missing): {hint}") from None
+    seen = []
+    for entry in entries:
+        path = root / entry
+        try:
+            name = _read_text(path / "name").strip()
+        except HardwareError:
+            continue
+        place = _i2c_place(Path(os.path.realpath(path)).parent)
+        seen.append(f"{name} at {_where(place, entry)}")
+        if name == opts.chip and _matches(place, opts.bus, opts.address):
+            return path
+    wanted = _wanted(opts.chip, opts.bus, opts.address)
+    found = f" (found: {', '.join(seen)})" if seen else ""
+    raise HardwareError(f"no IIO device {wanted} in {root}{found}: {hint}")
+
+
+def _locate_hwmon(opts: HwmonSensorOptions) -> Path:
+    """``hwmonN`` whose ``name`` is ``chip``, its ``device`` at ``bus``/``address`` if given."""
+    root = Path(opts.sysfs, "class/hwmon")
+    hint = _enable_hint(opts.chip, opts.bus, opts.address)
+    try:
+        entries = sorted(e for e in os.listdir(root) if e.startswith("hwmon"))
+    except OSError:
+        raise HardwareError(f"no hwmon devices ({root} is missing): {hint}") from None
+    seen = []
+    for entry in entries:
+        path = root / entry
+        try:
+            name = _read_text(path / "name").strip()
+        except HardwareError:
+            continue
+        device = path / "device"
+        place = _i2c_place(Path(os.path.realpath(device))) if device.exists() else None
+        seen.append(f"{name} at {_where(place, entry)}")
+        if name == opts.chip and _matches(place, opts.bus, opts.address):
+            return path
+    wanted = _wanted(opts.chip, opts.bus, opts.address)
+    found = f" (found: {', '.join(seen)})" if seen else ""
+    raise HardwareError(f"no hwmon device {wanted} in {root}{found}: {hint}")
+
+
+def _locate_w1(opts: DS18B20Options) -> Path:
+    """``/sys/bus/w1/devices/<serial>``, or the only thermometer there."""
+    root = Path(opts.sysfs, "bus/w1/devices")
+    try:
+        entries = sorted(
+            e for e in os.listdir(root) if _W1_SERIAL.match(e) and e[:2] in _W1_THERM_FAMILIES
+        )
+    except OSError:
+        raise HardwareError(f"no 1-Wire bus ({root} is missing): {_W1_HINT}") from None
+    if opts.serial is not None:
+        if opts.serial in entries:
+            return root / opts.serial
+        found = f" (found: {', '.join(entries)})" if entries else ""
+        raise HardwareError(f"no 1-Wire thermometer {opts.serial} in {root}{found}")
+    if not entries:
+        raise HardwareError(f"no 1-Wire thermometer in {root}: {_W1_HINT}")
+    if len(entries) > 1:
+        raise HardwareError(
+            f"{len(entries)} 1-Wire thermometers in {root} ({', '.join(entries)}): "
+            "give the serial of one"
+        )
+    return root / entries[0]
