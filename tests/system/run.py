@@ -187,12 +187,23 @@ class System:
             time.sleep(0.2)
 
     def trace_start(self) -> None:
-        self.guest.run(
-            f"echo 1 > {TRACING}/events/gpio/gpio_value/enable;"
-            f" echo 1 > {TRACING}/events/gpio/gpio_direction/enable;"
-            f" echo 1 > {TRACING}/options/record-tgid;"
-            f" echo 65536 > {TRACING}/buffer_size_kb; echo > {TRACING}/trace"
-        )
+        # Once in a run, just after a reboot under TCG, this command hung for
+        # 120 s; it is idempotent, so it is tried again. 16 MiB per CPU holds
+        # far more than a check records (a few thousand edges).
+        for attempt in (1, 2, 3):
+            try:
+                self.guest.run(
+                    f"echo 1 > {TRACING}/events/gpio/gpio_value/enable;"
+                    f" echo 1 > {TRACING}/events/gpio/gpio_direction/enable;"
+                    f" echo 1 > {TRACING}/options/record-tgid;"
+                    f" echo 16384 > {TRACING}/buffer_size_kb; echo > {TRACING}/trace",
+                    timeout=60,
+                )
+            except subprocess.TimeoutExpired:
+                if attempt == 3:
+                    raise
+            else:
+                return
 
     def trace(self) -> list[Change]:
         text = self.guest.run(f"cat {TRACING}/trace", timeout=60).stdout
