@@ -44,7 +44,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pi_indi import NumberMember, NumberVector
 from pi_indi_drivers.api import (
@@ -229,6 +229,15 @@ def _enable_hint(chip: str, bus: int | None, address: int | None) -> str:
     return f"enable it with {line} (at each boot, e.g. from a systemd unit)"
 
 
+def _absent(locate: Any, opts: Any) -> list[tuple[str, str]]:
+    """``hardware_notes()``: why *locate* does not find the device, if it does not."""
+    try:
+        locate(opts)
+    except HardwareError as exc:
+        return [("", str(exc))]
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class _Channel:
     """One reading: the kernel's channel, what it is, and its vector."""
@@ -379,8 +388,31 @@ class _KernelSensorDriver(PolledSensorDriver):
 
     # -- for each kind of device --
 
+    #: The chips whose channels are known without looking (chip -> channel keys).
+    known_channels: ClassVar[dict[str, tuple[str, ...]]] = {}
+
     def channels(self) -> list[_Channel]:
-        """The channels served, from ``channels`` or the chip's defaults."""
+        """The ``channels`` given, the chip's known ones, or each one of a served type found."""
+        opts = self.options
+        keys = opts.channels or self.known_channels.get(opts.chip)
+        if keys is None:
+            try:
+                found = self.locate()
+            except HardwareError as exc:
+                raise HardwareError(
+                    f"{exc}; to start without it, give its channels (channels = [...])"
+                ) from exc
+            keys = self.channels_in(found)
+            if not keys:
+                raise HardwareError(f"{found} ({opts.chip}) has no channel of a served type")
+        return [c for c in map(self.channel, keys) if c is not None]
+
+    def channels_in(self, directory: Path) -> tuple[str, ...]:
+        """The keys of the channels of a served type in the device's *directory*."""
+        raise NotImplementedError
+
+    def channel(self, key: str) -> _Channel | None:
+        """The channel a key names; None when it is of no served type."""
         raise NotImplementedError
 
     def channel_labels(self, channels: list[_Channel]) -> list[str]:
@@ -419,11 +451,7 @@ class IIOSensorOptions:
 
     def hardware_notes(self) -> list[tuple[str, str]]:
         """What check-config and show-config say when the sensor is not there yet."""
-        try:
-            _locate_iio(self)
-        except HardwareError as exc:
-            return [("", str(exc))]
-        return []
+        return _absent(_locate_iio, self)
 
     def problems(self) -> list[tuple[str, str]]:
         """A chip name, channels of a served type, each once, one label per channel."""
@@ -444,28 +472,16 @@ class IIOSensorDriver(_KernelSensorDriver):
     """
 
     options_class = IIOSensorOptions
+    known_channels = _IIO_DEFAULTS
 
-    def channels(self) -> list[_Channel]:
-        """The ``channels`` given, the chip's defaults, or every single-ended channel found."""
-        opts: IIOSensorOptions = self.options
-        keys = opts.channels or _IIO_DEFAULTS.get(opts.chip)
-        if keys is None:
-            try:
-                found = self.locate()
-            except HardwareError as exc:
-                raise HardwareError(
-                    f"{exc}; to start without it, give its channels (channels = [...])"
-                ) from exc
-            keys = tuple(
-                sorted(
-                    key
-                    for key in {_iio_key(entry) for entry in os.listdir(found)}
-                    if key is not None and "-" not in key
-                )
-            )
-            if not keys:
-                raise HardwareError(f"{found} ({opts.chip}) has no channel of a served type")
-        return [c for c in map(_iio_channel, keys) if c is not None]
+    def channels_in(self, directory: Path) -> tuple[str, ...]:
+        """Every single-ended channel found."""
+        keys = {_iio_key(entry) for entry in os.listdir(directory)}
+        return tuple(sorted(key for key in keys if key is not None and "-" not in key))
+
+    def channel(self, key: str) -> _Channel | None:
+        """An IIO channel key (``temp``, ``voltage0``)."""
+        return _iio_channel(key)
 
     def locate(self) -> Path:
         """``iio:deviceN`` whose ``name`` is ``chip``, at ``bus``/``address`` when given."""
@@ -556,11 +572,7 @@ class HwmonSensorOptions:
 
     def hardware_notes(self) -> list[tuple[str, str]]:
         """What check-config and show-config say when the sensor is not there yet."""
-        try:
-            _locate_hwmon(self)
-        except HardwareError as exc:
-            return [("", str(exc))]
-        return []
+        return _absent(_locate_hwmon, self)
 
     def problems(self) -> list[tuple[str, str]]:
         """A chip name, channels of a served type, each once, one label per channel."""
@@ -581,29 +593,16 @@ class HwmonSensorDriver(_KernelSensorDriver):
     """
 
     options_class = HwmonSensorOptions
+    known_channels = _HWMON_DEFAULTS
 
-    def channels(self) -> list[_Channel]:
-        """The ``channels`` given, the chip's defaults, or every channel of a served type."""
-        opts: HwmonSensorOptions = self.options
-        keys = opts.channels or _HWMON_DEFAULTS.get(opts.chip)
-        if keys is None:
-            try:
-                found = self.locate()
-            except HardwareError as exc:
-                raise HardwareError(
-                    f"{exc}; to start without it, give its channels (channels = [...])"
-                ) from exc
-            keys = tuple(
-                sorted(
-                    entry.removesuffix("_input")
-                    for entry in os.listdir(found)
-                    if _hwmon_channel(entry.removesuffix("_input")) is not None
-                    and entry.endswith("_input")
-                )
-            )
-            if not keys:
-                raise HardwareError(f"{found} ({opts.chip}) has no channel of a served type")
-        return [c for c in map(_hwmon_channel, keys) if c is not None]
+    def channels_in(self, directory: Path) -> tuple[str, ...]:
+        """Every ``<channel>_input`` of a served type."""
+        keys = (e.removesuffix("_input") for e in os.listdir(directory) if e.endswith("_input"))
+        return tuple(sorted(key for key in keys if _hwmon_channel(key) is not None))
+
+    def channel(self, key: str) -> _Channel | None:
+        """A hwmon channel key (``in1``, ``curr1``)."""
+        return _hwmon_channel(key)
 
     def channel_labels(self, channels: list[_Channel]) -> list[str]:
         """``labels``, else the kernel's ``<channel>_label`` when the device is there."""
@@ -647,11 +646,7 @@ class DS18B20Options:
 
     def hardware_notes(self) -> list[tuple[str, str]]:
         """What check-config and show-config say when the sensor is not there yet."""
-        try:
-            _locate_w1(self)
-        except HardwareError as exc:
-            return [("", str(exc))]
-        return []
+        return _absent(_locate_w1, self)
 
     def problems(self) -> list[tuple[str, str]]:
         """A serial as the kernel names it (family, dash, 12 hex digits), a label."""

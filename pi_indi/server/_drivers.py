@@ -316,11 +316,6 @@ class ExDriver(DriverSide):
         self.stopping = False
         self.backoff = Backoff(first=1.0, most=30.0, reset_after=60.0)
 
-    @property
-    def restarts(self) -> int:
-        """Restarts in a row (since it last ran a good while)."""
-        return self.backoff.failures
-
     def deliver(self, event: Event, data: bytes | None) -> None:
         stdin = self.stdin
         if stdin is None or stdin.is_closing():

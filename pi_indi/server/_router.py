@@ -175,9 +175,6 @@ class Watchers:
             found |= by_prop
         return found
 
-    def __bool__(self) -> bool:
-        return bool(self.all or self.devices or self.props)
-
 
 class ClientPeer(Protocol):
     """What the router needs of a client: its label, its choices, somewhere to write."""
