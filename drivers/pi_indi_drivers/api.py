@@ -33,6 +33,10 @@ builds one. What a driver declares and is given:
   timer off the event loop (``POLLING_PERIOD``), each a :class:`Sensor` shown
   by a :class:`Reading`; in mock mode, :class:`SimulatedReading` values that
   clients set from the Mock GPIO device.
+- **Environment.** :func:`dew_point` (Magnus), and :func:`snooped_number`,
+  which reads one number of another device from a snooped event and says
+  when it is lost (deleted, in Alert, not a number): what the weather
+  device and the dew heater are built on.
 
 Everything in ``__all__`` is kept stable: a change to it is a breaking
 change, said so in the changelog. Modules whose names start with ``_`` are
@@ -55,6 +59,7 @@ from pi_indi_drivers._base import (
     GpioDriver,
     HardwareGuard,
 )
+from pi_indi_drivers._environment import dew_point, snooped_number
 from pi_indi_drivers._simulation import Sensor, SimulatedInput, SimulatedReading
 from pi_indi_drivers.sensors import PolledSensorDriver, Reading
 
@@ -75,5 +80,7 @@ __all__ = [
     "Sensor",
     "SimulatedInput",
     "SimulatedReading",
+    "dew_point",
     "option",
+    "snooped_number",
 ]

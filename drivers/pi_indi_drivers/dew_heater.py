@@ -32,14 +32,19 @@ from pi_indi import (
     SwitchMember,
     SwitchVector,
     defNumberVector,
-    delProperty,
     setNumberVector,
 )
-from pi_indi_drivers.api import AUX_INTERFACE, POWER_INTERFACE, GpioDriver, PropertyVector, option
+from pi_indi_drivers.api import (
+    AUX_INTERFACE,
+    POWER_INTERFACE,
+    GpioDriver,
+    PropertyVector,
+    dew_point,
+    option,
+    snooped_number,
+)
 
 __all__ = [
-    "MAGNUS_B",
-    "MAGNUS_C",
     "DewController",
     "DewHeaterDriver",
     "DewHeaterOptions",
@@ -48,11 +53,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-
-#: Magnus coefficients over water (Sonntag 1990; Alduchov and Eskridge give
-#: 17.625 and 243.04), good to about 0.1 °C from -45 to 60 °C.
-MAGNUS_B = 17.62
-MAGNUS_C = 243.12  # °C
 
 #: The readings the controller uses, by name.
 TEMPERATURE, HUMIDITY, SURFACE = "temperature", "humidity", "surface"
@@ -146,22 +146,6 @@ class DewController:
         self._last: float | None = None
         self._manual: float | None = None
 
-    @staticmethod
-    def dew_point(temperature: float, humidity: float) -> float:
-        """The dew point in °C for *temperature* (°C) and relative *humidity* (%), by Magnus.
-
-        ``gamma = ln(RH / 100) + b T / (c + T)``; ``Td = c gamma / (b - gamma)``.
-
-        Raises:
-            ValueError: the humidity is not above 0, or a value is not finite.
-        """
-        if not (math.isfinite(temperature) and math.isfinite(humidity)) or humidity <= 0:
-            raise ValueError(f"no dew point for {temperature} °C at {humidity} %")
-        gamma = math.log(min(humidity, 100.0) / 100) + MAGNUS_B * temperature / (
-            MAGNUS_C + temperature
-        )
-        return MAGNUS_C * gamma / (MAGNUS_B - gamma)
-
     @property
     def needed(self) -> tuple[str, ...]:
         """The readings the controller needs."""
@@ -224,7 +208,7 @@ class DewController:
         dew = target = surface = None
         if problem is None and not waiting and temperature is not None and humidity is not None:
             try:
-                dew = self.dew_point(temperature, humidity)
+                dew = dew_point(temperature, humidity)
             except ValueError as exc:
                 problem = str(exc)
             else:
@@ -499,27 +483,17 @@ class DewHeaterDriver(GpioDriver):
     async def snoopevent(self, event: Any) -> None:
         """Readings from the sensor devices; their failures and deletions."""
         now = time.monotonic()
-        device, vector = event.devicename, event.vectorname
-        if isinstance(event, delProperty):
-            for (dev, vec, _), name in self.sources.items():
-                if dev == device and vector in (None, vec):
-                    self.controller.forget(name, f"{dev} {vec} was deleted")
-            return
-        if not isinstance(event, (defNumberVector, setNumberVector)):
-            return
-        self._heard[(device, vector)] = now
-        for (dev, vec, member), name in self.sources.items():
-            if dev != device or vec != vector:
+        if isinstance(event, (defNumberVector, setNumberVector)):
+            self._heard[(event.devicename or "", event.vectorname or "")] = now
+        for (device, vector, member), name in self.sources.items():
+            said = snooped_number(event, device, vector, member)
+            if said is None:
                 continue
-            if event.state == "Alert":
-                self.controller.forget(name, f"{dev} {vec} is in Alert")
-            elif member in event:
-                try:
-                    value = event.getfloatvalue(member)
-                except ValueError:
-                    self.controller.forget(name, f"{dev} {vec}.{member} is not a number")
-                else:
-                    self.controller.observe(name, now, value)
+            value, why = said
+            if value is None:
+                self.controller.forget(name, why)
+            else:
+                self.controller.observe(name, now, value)
 
     async def _ask_again(self, now: float) -> None:
         # A sensor sends only what changes: a steady one is asked again for its

@@ -54,38 +54,18 @@ from pi_indi_drivers.api import (
     PropertyVector,
     Reading,
     Sensor,
+    dew_point,
     option,
 )
 
 __all__ = [
-    "MAGNUS_A",
-    "MAGNUS_B",
     "DS18B20Driver",
     "DS18B20Options",
     "HwmonSensorDriver",
     "HwmonSensorOptions",
     "IIOSensorDriver",
     "IIOSensorOptions",
-    "dew_point",
 ]
-
-#: The Magnus formula's constants over water (Sonntag 1990, as the WMO's
-#: guide gives them): good to about 0.35 °C from -45 to 60 °C.
-MAGNUS_A = 17.62
-MAGNUS_B = 243.12  # °C
-
-
-def dew_point(celsius: float, humidity: float) -> float:
-    """The dew point in °C from a temperature (°C) and relative humidity (%), Magnus formula.
-
-    ``gamma = ln(RH / 100) + a T / (b + T)``, dew point ``= b gamma / (a - gamma)``,
-    with ``a`` = :data:`MAGNUS_A` and ``b`` = :data:`MAGNUS_B`. The humidity is
-    taken within 0.1 to 100 % (a sensor may read a little outside; 0 has no
-    dew point).
-    """
-    rh = min(max(humidity, 0.1), 100.0)
-    gamma = math.log(rh / 100) + MAGNUS_A * celsius / (MAGNUS_B + celsius)
-    return MAGNUS_B * gamma / (MAGNUS_A - gamma)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +346,8 @@ class _KernelSensorDriver(PolledSensorDriver):
 
     def _dew_point(self, temperature: str, humidity: str) -> float:
         # Read after both channels in the same pass (a failed one stops the pass).
-        return dew_point(self._latest[temperature], self._latest[humidity])
+        # A sensor may read a little under 0 %: taken as 0.1 %, which has a dew point.
+        return dew_point(self._latest[temperature], max(self._latest[humidity], 0.1))
 
     def _simulate(self, channel: _Channel, value: float) -> None:
         # On the event loop; _read_channel (a worker thread) sees a float or nothing.

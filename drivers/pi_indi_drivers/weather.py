@@ -23,9 +23,12 @@ zone, as libindi's ``WeatherInterface`` has them
 
 A value outside the OK range is Alert; one within ``PERC_WARN`` percent of
 the range from an edge is Busy (libindi's warning zone, which it skips at an
-edge of 0, as wind speeds start there); else Ok. A parameter not heard from
-for ``stale_seconds`` is Alert too, and so is ``WEATHER_PARAMETERS``: a
-weather device that cannot see the sky must not say it is safe.
+edge of 0, as wind speeds start there); else Ok. A parameter whose source is
+in Alert (its sensor cannot be read: the value it carries is old) or was
+deleted, or that is not heard from for ``stale_seconds``, is Alert too, and
+so is ``WEATHER_PARAMETERS``: a weather device that cannot see the sky must
+not say it is safe. Sensors send only what changes, so a steady one is asked
+for its values again when silent for a third of ``stale_seconds``.
 """
 
 from __future__ import annotations
@@ -45,7 +48,13 @@ from pi_indi import (
     SwitchVector,
 )
 from pi_indi.protocol import number_to_wire
-from pi_indi_drivers.api import WEATHER_INTERFACE, GpioDriver, PropertyVector, option
+from pi_indi_drivers.api import (
+    WEATHER_INTERFACE,
+    GpioDriver,
+    PropertyVector,
+    option,
+    snooped_number,
+)
 
 __all__ = ["WeatherDriver", "WeatherOptions", "parameter_state"]
 
@@ -94,7 +103,10 @@ class WeatherOptions:
         60.0, help="seconds between checks; 0: only on refresh", min=0, max=3600, unit="s"
     )
     stale_seconds: float = option(
-        600.0, help="a parameter not heard from this long is Alert", min=1, unit="s"
+        600.0,
+        help="a parameter not heard from this long is Alert (asked again at a third of it)",
+        min=15,
+        unit="s",
     )
 
     def names(self) -> list[str]:
@@ -157,6 +169,7 @@ class _Parameter:
     warn: float
     value: float | None = None
     heard: float | None = None  # monotonic time of the last value
+    lost: str = ""  # why there is no value (the source deleted, in Alert)
 
 
 class WeatherDriver(GpioDriver):
@@ -190,6 +203,7 @@ class WeatherDriver(GpioDriver):
                     else (opts.warn_percent[i] if opts.warn_percent else 15.0),
                     value=kept.value if kept else None,
                     heard=kept.heard if kept else None,
+                    lost=kept.lost if kept else "",
                 )
             )
         critical = set(opts.critical) or set(names)
@@ -272,22 +286,23 @@ class WeatherDriver(GpioDriver):
     def __init__(self, context: Any) -> None:
         super().__init__(context)
         self._check_now = asyncio.Event()
+        # Sensors send only what changes: a steady one is asked for its values
+        # again when silent for a third of stale_seconds (the framework's
+        # snoop timeout, at least 5 s), so it goes stale only if it stops answering.
+        again = max(5.0, self.options.stale_seconds / 3)
         for source in sorted({(p.device, p.vector) for p in self.params}):
-            self.snoop(*source)
+            self.snoop(*source, timeout=again)
 
     # -- what the sensors say --
 
     async def snoopevent(self, event: Any) -> None:
-        """Keep each parameter's latest value and when it came."""
-        device = getattr(event, "devicename", None)
-        vector = getattr(event, "vectorname", None)
+        """Keep each parameter's latest value and when it came, or why it is lost."""
         for p in self.params:
-            if p.device == device and p.vector == vector and p.member in event:
-                try:
-                    p.value = float(event.getfloatvalue(p.member))
-                except (TypeError, ValueError):
-                    continue
-                p.heard = time.monotonic()
+            said = snooped_number(event, p.device, p.vector, p.member)
+            if said is None:
+                continue
+            p.value, p.lost = said
+            p.heard = time.monotonic() if p.value is not None else None
 
     # -- the checks --
 
@@ -312,7 +327,7 @@ class WeatherDriver(GpioDriver):
             fresh = p.heard is not None and now - p.heard <= stale
             value = p.value if fresh else None
             if value is None:
-                missing.append(p.label)
+                missing.append(f"{p.label} ({p.lost})" if p.lost else p.label)
             if value is not None:
                 self.parameters_vector[p.name] = self.parameters_vector.data[p.name].format_number(
                     value

@@ -19,6 +19,7 @@ from pi_indi.protocol import (
     SetSwitchVector,
     SwitchState,
 )
+from pi_indi_drivers.api import dew_point
 from pi_indi_drivers.dew_heater import (
     DewController,
     DewHeaterDriver,
@@ -27,25 +28,6 @@ from pi_indi_drivers.dew_heater import (
 from tests.drivers.conftest import documented_devices, make_context, update
 
 # -- the controller on a simulated plant ----------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("temperature", "humidity", "dew_point"),
-    [
-        pytest.param(20.0, 50.0, 9.26, id="20C-50%"),
-        pytest.param(10.0, 90.0, 8.43, id="10C-90%"),
-        pytest.param(0.0, 100.0, 0.0, id="saturated"),
-        pytest.param(-10.0, 80.0, -12.8, id="below-zero"),
-    ],
-)
-def test_dew_point_by_magnus(temperature, humidity, dew_point):
-    assert DewController.dew_point(temperature, humidity) == pytest.approx(dew_point, abs=0.05)
-
-
-@pytest.mark.parametrize("humidity", [0.0, -5.0, float("nan")])
-def test_no_dew_point_without_humidity(humidity):
-    with pytest.raises(ValueError, match="no dew point"):
-        DewController.dew_point(10.0, humidity)
 
 
 class Lens:
@@ -96,7 +78,7 @@ def test_the_surface_converges_to_the_dew_point_plus_margin(k, rise):
     controller = DewController(margin=3.0, max_duty=100.0, gain=20.0, integral_time=600.0)
     lens = Lens(ambient=5.0, k=k, rise=rise)
     duties = run(controller, lens, humidity=90.0, seconds=4 * 3600)
-    target = DewController.dew_point(5.0, 90.0) + 3.0
+    target = dew_point(5.0, 90.0) + 3.0
     assert lens.surface == pytest.approx(target, abs=0.1)
     assert 0 < duties[-1] < 100
     assert max(duties) <= 100
@@ -125,7 +107,7 @@ def test_dry_air_means_no_heat():
     ("humidity", "share"),
     [
         pytest.param(100.0, 1.0, id="at-the-dew-point"),
-        pytest.param(87.0, 1 - (10.0 - DewController.dew_point(10.0, 87.0)) / 4, id="within"),
+        pytest.param(87.0, 1 - (10.0 - dew_point(10.0, 87.0)) / 4, id="within"),
         pytest.param(70.0, 0.0, id="dry"),
     ],
 )
@@ -201,7 +183,7 @@ def test_manual_mode_overrides_the_controller_and_hands_back_smoothly():
     controller.set_manual(40.0)
     controller.set_manual(None)
     assert controller.integral == 40.0
-    target = DewController.dew_point(5.0, 90.0) + 3.0
+    target = dew_point(5.0, 90.0) + 3.0
     for name, value in [("temperature", 5.0), ("humidity", 90.0), ("surface", target)]:
         controller.observe(name, 1002.0, value)
     assert controller.update(1002.0).duty == pytest.approx(40.0, abs=1.0)
@@ -339,14 +321,12 @@ async def test_the_heater_rises_near_the_dew_point_and_manual_applies(gpio, serv
     driver = make(gpio, margin=3.0, max_duty=80.0)
     client = await serve(driver, sensor)
     dew = await client.expect(update(SetNumberVector, "DEW_POINT", PropertyState.OK))
-    assert float(dew.values["DEW_POINT"]) == pytest.approx(
-        DewController.dew_point(15.0, 30.0), abs=0.06
-    )
+    assert float(dew.values["DEW_POINT"]) == pytest.approx(dew_point(15.0, 30.0), abs=0.06)
     assert duty(gpio) == 0  # dry: no heat
     await sensor.set("HUMIDITY", 95.0)  # dew point 14.2 °C, target 17.2 °C
     await until(lambda: duty(gpio) > 0)
     # Open loop: max_duty * (dew point + margin - air) / margin.
-    share = (DewController.dew_point(15.0, 95.0) + 3.0 - 15.0) / 3.0
+    share = (dew_point(15.0, 95.0) + 3.0 - 15.0) / 3.0
     assert duty(gpio) == pytest.approx(0.8 * share, abs=0.01)
     # Manual: AUTO off, then a duty.
     await client.send(switch("AUTO_DEW_CONTROL", OFF))

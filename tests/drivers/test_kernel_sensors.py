@@ -20,6 +20,7 @@ from pi_indi.errors import HardwareError
 from pi_indi.protocol import DefNumberVector, NewNumberVector, SetNumberVector
 from pi_indi.registry import simulation_driver
 from pi_indi_drivers._gpio import Gpio
+from pi_indi_drivers.api import dew_point
 from pi_indi_drivers.kernel_sensors import (
     DS18B20Driver,
     DS18B20Options,
@@ -27,7 +28,6 @@ from pi_indi_drivers.kernel_sensors import (
     HwmonSensorOptions,
     IIOSensorDriver,
     IIOSensorOptions,
-    dew_point,
 )
 from pi_indi_drivers.mock_control import DEVICE_NAME, MockControlDriver
 from tests.drivers.conftest import make_context
@@ -535,14 +535,6 @@ async def test_in_mock_mode_a_present_device_is_read_until_a_value_is_set(gpio, 
 
 
 # -- options and the formula ------------------------------------------------------------
-
-
-def test_dew_point_by_the_magnus_formula():
-    # a = 17.62, b = 243.12 °C: 20 °C at 50 %RH has its dew point at 9.26 °C.
-    assert dew_point(20.0, 50.0) == pytest.approx(9.26, abs=0.01)
-    assert dew_point(15.0, 100.0) == pytest.approx(15.0)
-    assert dew_point(15.0, 101.0) == pytest.approx(15.0)  # a reading a little over 100 %
-    assert dew_point(15.0, 0.0) < -50  # no humidity: far below, not an error
 
 
 @pytest.mark.parametrize(

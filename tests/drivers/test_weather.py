@@ -219,3 +219,43 @@ def test_the_options_are_checked():
     )
     keys = {key for key, _ in opts.problems()}
     assert {"sources[0]", "ok_min", "ok_min[0]", "critical[0]"} <= keys
+
+
+async def test_a_sensor_in_alert_is_no_reading(gpio, serve):
+    # A sensor that cannot read sends its last value again, in Alert: that
+    # value is old, and a weather device must not call the sky safe on it.
+    source = sensors()
+    client = await serve(source, weather(gpio))
+    await refresh(client)
+    assert (await status(client)).state == PropertyState.OK
+    await source["Outside"]["HUMIDITY"].send_setVector(state="Alert", message="cannot read")
+    await refresh(client)
+    params = await client.expect(update(SetNumberVector, "WEATHER_PARAMETERS"))
+    assert params.state == PropertyState.ALERT
+    assert "Outside HUMIDITY is in Alert" in (params.message or "")
+    lights = await status(client)
+    assert lights.values["WEATHER_HUMIDITY"] == PropertyState.ALERT
+    assert lights.state == PropertyState.ALERT
+    await set_reading(source, "HUMIDITY", 50.0)  # read again
+    await refresh(client)
+    assert (await status(client)).state == PropertyState.OK
+
+
+async def test_a_deleted_sensor_is_alert_at_once(gpio, serve):
+    source = sensors()
+    client = await serve(source, weather(gpio))
+    await refresh(client)
+    assert (await status(client)).state == PropertyState.OK
+    await source["Outside"]["TEMPERATURE"].send_delProperty()
+    await refresh(client)
+    params = await client.expect(update(SetNumberVector, "WEATHER_PARAMETERS"))
+    assert "Outside TEMPERATURE was deleted" in (params.message or "")
+    assert (await status(client)).values["WEATHER_TEMPERATURE"] == PropertyState.ALERT
+
+
+def test_a_steady_sensor_is_asked_again_well_before_it_would_go_stale(gpio):
+    # Sensors send only what changes: a steady one is asked for its values
+    # again every third of stale_seconds, so it never goes stale while it answers.
+    driver = weather(gpio, stale_seconds=30.0)
+    timeouts = {key: entry[0] for key, entry in driver.snoopvectors.items() if entry}
+    assert timeouts == {("Outside", "TEMPERATURE"): 10.0, ("Outside", "HUMIDITY"): 10.0}
