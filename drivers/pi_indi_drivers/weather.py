@@ -301,8 +301,13 @@ class WeatherDriver(GpioDriver):
             said = snooped_number(event, p.device, p.vector, p.member)
             if said is None:
                 continue
+            had = p.value is not None
             p.value, p.lost = said
             p.heard = time.monotonic() if p.value is not None else None
+            if had != (p.value is not None) and self._check_now is not None:
+                # A parameter found (the first reading) or lost (its sensor in
+                # Alert, or deleted) is checked at once; values wait for the period.
+                self._check_now.set()
 
     # -- the checks --
 

@@ -259,3 +259,19 @@ def test_a_steady_sensor_is_asked_again_well_before_it_would_go_stale(gpio):
     driver = weather(gpio, stale_seconds=30.0)
     timeouts = {key: entry[0] for key, entry in driver.snoopvectors.items() if entry}
     assert timeouts == {("Outside", "TEMPERATURE"): 10.0, ("Outside", "HUMIDITY"): 10.0}
+
+
+async def test_a_parameter_found_or_lost_is_checked_at_once_not_at_the_next_period(gpio, serve):
+    # update_period is 60 s: the first readings, and a lost one, do not wait for it.
+    source = sensors()
+    client = await serve(source, weather(gpio, update_period=60.0))
+    await client.expect(
+        lambda e: (
+            type(e) in (DefLightVector, SetLightVector)
+            and e.name == "WEATHER_STATUS"
+            and e.state == PropertyState.OK
+        ),
+        timeout=5,
+    )
+    await source["Outside"]["HUMIDITY"].send_setVector(state="Alert", message="cannot read")
+    await client.expect(update(SetLightVector, "WEATHER_STATUS", PropertyState.ALERT), timeout=5)
