@@ -26,6 +26,10 @@ TOOLS = ("kstars", "Xvfb", "qdbus", "dbus-daemon")
 SERVICE = "org.kde.kstars"
 INDI = "/KStars/INDI"
 GENERIC_DEVICE = "org.kde.kstars.INDI.GenericDevice"
+#: KStars makes one of these (``kstars/indi/indiweather.*``, ``ISD::Weather``) for each
+#: device whose DRIVER_INTERFACE has libindi's WEATHER_INTERFACE bit: what Ekos'
+#: observatory module reads the weather from.
+WEATHER = "org.kde.kstars.INDI.Weather"
 XVFB = ["Xvfb", "-nolisten", "tcp", "-screen", "0", "1280x1024x24", "-displayfd"]
 DBUS_DAEMON = [
     "dbus-daemon",
@@ -193,6 +197,17 @@ class KStars:
         """The D-Bus properties of one ``GenericDevice``: name, connected, driverVersion…"""
         text = self.call(path, "org.freedesktop.DBus.Properties.GetAll", GENERIC_DEVICE)
         return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+    def weather_stations(self) -> dict[str, dict[str, str]]:
+        """Each ``Weather`` object by its device name: connected, status, refreshPeriod, data."""
+        out = self.qdbus(SERVICE)
+        assert out.returncode == 0, out.stderr
+        found = {}
+        for path in re.findall(r"^/KStars/INDI/Weather/\d+$", out.stdout, re.MULTILINE):
+            text = self.call(path, "org.freedesktop.DBus.Properties.GetAll", WEATHER)
+            props = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+            found[props["name"]] = {**props, "path": path}
+        return found
 
     def generic_devices(self) -> dict[str, dict[str, str]]:
         """Each ``GenericDevice`` object by its device name (with its ``path`` added)."""

@@ -27,9 +27,13 @@ EXAMPLE = ROOT / "deploy" / "pi-indi.example.toml"
 RELAY = ("Relays", "DIGITAL_OUTPUT_2")
 BUTTON = ("Roof switch", "DIGITAL_INPUT_1")
 BUTTON_PIN = "Mock GPIO.PIN_GPIO26"  # pulled up: driving it low presses the button
+HUMIDITY = "Mock GPIO.OUTSIDE_HUMIDITY.VALUE"  # the simulated BME280's reading
+#: ISD::Weather's status is libindi's IPState: IPS_IDLE, IPS_OK, IPS_BUSY, IPS_ALERT.
+IPS_OK, IPS_ALERT = "1", "3"
+DEW = "Lens heater"
 
 
-def test_kstars_lists_switches_and_reads_the_mock_appliance(tmp_path: Path):
+def test_kstars_drives_switches_a_weather_station_and_a_dew_heater(tmp_path: Path):
     port = free_port()
     serve = [sys.executable, "-m", "pi_indi", "serve", "--mock", "--port", str(port)]
     env = {"STATE_DIRECTORY": str(tmp_path / "state")}
@@ -98,6 +102,56 @@ def test_kstars_lists_switches_and_reads_the_mock_appliance(tmp_path: Path):
         server.setprop(f"{BUTTON_PIN}.HIGH=On")
         kstars.poll(lambda: ks.indi("getSwitch", *BUTTON, "ON"), "Off".__eq__, 10, "released")
         print("button read through KStars: Roof switch.DIGITAL_INPUT_1.ON Off -> On -> Off")
+
+        # The weather device: KStars makes it a weather station (an ISD::Weather on
+        # D-Bus, what Ekos' observatory module watches), and follows its status.
+        stations = kstars.poll(
+            ks.weather_stations, lambda w: "Weather" in w, 10, "KStars' weather stations"
+        )
+        assert set(stations) == {"Weather"}, "only the weather device is a weather station"
+        assert stations["Weather"]["refreshPeriod"] == "60"
+        kstars.poll(
+            lambda: ks.weather_stations()["Weather"]["status"], IPS_OK.__eq__, 10, "weather Ok"
+        )
+        server.setprop(f"{HUMIDITY}=95")  # over the example's 85 %: unsafe
+        server.setprop("Weather.WEATHER_REFRESH.REFRESH=On")
+        kstars.poll(
+            lambda: ks.weather_stations()["Weather"]["status"], IPS_ALERT.__eq__, 15, "Alert"
+        )
+        path = ks.weather_stations()["Weather"]["path"]
+        data = ks.call(path, "org.freedesktop.DBus.Properties.Get", kstars.WEATHER, "data")
+        print(f"the station's data in KStars: {' '.join(data.split())}")
+        assert "WEATHER_HUMIDITY" in data and "95" in data
+        server.setprop(f"{HUMIDITY}=50")
+        server.setprop("Weather.WEATHER_REFRESH.REFRESH=On")
+        kstars.poll(
+            lambda: ks.weather_stations()["Weather"]["status"], IPS_OK.__eq__, 15, "Ok again"
+        )
+        print("weather station in KStars: status Ok -> Alert (95 %RH) -> Ok")
+
+        # The dew heater's channel, as libindi's PowerInterface names it, driven from
+        # KStars: automatic control off, then a duty of 40 %.
+        props = kstars.poll(
+            lambda: ks.indi("getProperties", DEW).splitlines(),
+            lambda p: f"{DEW}.DEW_DUTY_CYCLES.DEW_CHANNEL_1" in p,
+            10,
+            "the dew heater's vectors in KStars",
+        )
+        for name in ("DEW_CHANNELS", "AUTO_DEW_CONTROL", "DEW_LABELS"):
+            assert f"{DEW}.{name}.DEW_CHANNEL_1" in props
+        assert ks.indi("setSwitch", DEW, "AUTO_DEW_CONTROL", "DEW_CHANNEL_1", "Off") == "true"
+        assert ks.indi("sendProperty", DEW, "AUTO_DEW_CONTROL") == "true"
+        peers.wait_until(lambda: server.value(f"{DEW}.AUTO_DEW_CONTROL.DEW_CHANNEL_1") == "Off", 10)
+        assert ks.indi("setNumber", DEW, "DEW_DUTY_CYCLES", "DEW_CHANNEL_1", "40") == "true"
+        assert ks.indi("sendProperty", DEW, "DEW_DUTY_CYCLES") == "true"
+        peers.wait_until(lambda: server.value(f"{DEW}.DEW_DUTY_CYCLES.DEW_CHANNEL_1") == "40", 10)
+        kstars.poll(
+            lambda: ks.indi("getNumber", DEW, "DEW_DUTY_CYCLES", "DEW_CHANNEL_1"),
+            lambda v: float(v) == 40.0,
+            10,
+            "the duty echoed to KStars",
+        )
+        print("dew heater driven from KStars: AUTO_DEW_CONTROL Off, DEW_DUTY_CYCLES 40 %")
 
         quitting = time.monotonic()
         assert ks.quit() == 0, ks.tail()
