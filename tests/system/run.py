@@ -32,6 +32,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pi_indi_drivers.api import dew_point
+from tests.system import bme280_stub
 from tests.system.vm import GPIO_SYSFS, TRACING, Guest, GuestError
 
 #: Seconds a value may take to show up, end to end, in an emulated guest.
@@ -92,6 +94,27 @@ pin = 6
 driver = "line_sensor"
 name = "Line"
 pin = 13
+"""
+
+#: A BME280 through the kernel (absent until the check loads i2c-stub), and a
+#: weather device over it, added to CONFIG by a reload.
+SENSORS = """
+[[device]]
+driver = "iio_sensor"
+name = "Outside"
+chip = "bme280"
+address = 0x76
+interval = 1
+
+[[device]]
+driver = "weather"
+name = "Weather"
+sources = ["Outside.TEMPERATURE.TEMPERATURE", "Outside.HUMIDITY.HUMIDITY"]
+parameters = ["WEATHER_TEMPERATURE", "WEATHER_HUMIDITY"]
+ok_min = [-10.0, 0.0]
+ok_max = [35.0, 85.0]
+update_period = 1
+stale_seconds = 15
 """
 
 #: The output lines of CONFIG, by device.
@@ -639,6 +662,69 @@ def reloads(r: Report, s: System) -> None:
     g.run("systemctl reset-failed pi-indi; systemctl start pi-indi")
 
 
+def kernel_sensor(r: Report, s: System) -> None:
+    r.section("a real kernel sensor: the kernel's bmp280 driver on i2c-stub, read through IIO")
+    g = s.guest
+    s.write_config(CONFIG + SENSORS)
+    overlay = "dtoverlay=i2c-sensor,bme280,addr=0x76"
+    with r.check("no BME280 yet: check-config says how to enable it, and the config is valid"):
+        done = g.run("pi-indi check-config 2>&1", check=False)
+        expect(done.returncode == 0, f"check-config exited {done.returncode}:\n{done.stdout}")
+        expect(overlay in done.stdout, f"no {overlay!r} in:\n{done.stdout}")
+    with r.check("no BME280 yet: reload serves it in Alert; the weather is unsafe"):
+        done = s.systemctl("reload pi-indi", timeout=90)
+        expect(done.returncode == 0, f"systemctl reload exited {done.returncode}: {done.stderr}")
+        s.wait_prop("Outside.TEMPERATURE._STATE", "Alert")
+        s.wait_prop("Weather.WEATHER_STATUS._STATE", "Alert")
+        names = {k.split(".")[0] for k in s.getprop("*.DRIVER_INFO.DRIVER_NAME", timeout=5)}
+        expect(names >= {*OUTPUT_LINES, "Outside", "Weather"}, f"served: {sorted(names)}")
+    pid = s.show("MainPID")
+    with r.check("i2c-stub holding a BME280's registers: the kernel's bmp280 driver probes it"):
+        g.put(Path(bme280_stub.__file__))
+        bus = g.run("python3 /root/bme280_stub.py").stdout.strip()
+        name = g.run(f"cat /sys/bus/i2c/devices/{bus}-0076/iio:device*/name").stdout.strip()
+        expect(name == "bme280", f"the IIO device at {bus}-0076 is {name!r}")
+    celsius, hpa, percent = bme280_stub.expected()
+    with r.check(
+        f"pi-indi reads it: {celsius:.2f} °C, {hpa:.2f} hPa, {percent:.1f} %RH"
+        " (the datasheet's formulas), and the dew point"
+    ):
+        s.wait_prop("Outside.TEMPERATURE._STATE", "Ok")
+        values = s.getprop("Outside.*.*")
+        served = {
+            name: float(values.get(f"Outside.{name}.{name}", "nan"))
+            for name in ("TEMPERATURE", "PRESSURE", "HUMIDITY", "DEW_POINT")
+        }
+        wanted = {
+            "TEMPERATURE": (celsius, 0.006),
+            "PRESSURE": (hpa, 0.006),
+            "HUMIDITY": (percent, 0.06),
+            "DEW_POINT": (dew_point(celsius, percent), 0.02),
+        }
+        for name, (value, within) in wanted.items():
+            expect(abs(served[name] - value) <= within, f"{name} {served[name]}, not {value:.3f}")
+    with r.check("the weather device follows it: WEATHER_STATUS Ok"):
+        s.wait_prop("Weather.WEATHER_STATUS._STATE", "Ok")
+        spec = "Weather.WEATHER_PARAMETERS.WEATHER_TEMPERATURE"
+        got = float(s.getprop(spec).get(spec, "nan"))
+        expect(abs(got - celsius) <= 0.006, f"WEATHER_TEMPERATURE {got}")
+    with r.check("check-config: no note once the kernel has the sensor"):
+        done = g.run("pi-indi check-config 2>&1", check=False)
+        expect(done.returncode == 0 and overlay not in done.stdout, done.stdout)
+    with r.check("the sensor gone (delete_device): Alert, and the weather is unsafe at once"):
+        g.run(f"echo 0x76 > /sys/bus/i2c/devices/i2c-{bus}/delete_device")
+        s.wait_prop("Outside.TEMPERATURE._STATE", "Alert")
+        s.wait_prop("Weather.WEATHER_STATUS._STATE", "Alert")
+    with r.check("the sensor back (new_device): read again, the weather Ok, the same process"):
+        g.run(f"echo bme280 0x76 > /sys/bus/i2c/devices/i2c-{bus}/new_device")
+        s.wait_prop("Outside.TEMPERATURE._STATE", "Ok")
+        s.wait_prop("Weather.WEATHER_STATUS._STATE", "Ok")
+        expect(s.show("MainPID") == pid, f"MainPID {pid} became {s.show('MainPID')}")
+    g.run(f"echo 0x76 > /sys/bus/i2c/devices/i2c-{bus}/delete_device")
+    s.write_config(CONFIG)
+    s.systemctl("reload pi-indi", check=True, timeout=90)
+
+
 def security(r: Report, s: System) -> None:
     with r.check("systemd-analyze security pi-indi.service: exposure at most 2.0"):
         out = s.guest.run("systemd-analyze security pi-indi.service --no-pager").stdout
@@ -771,6 +857,7 @@ def main(argv: list[str] | None = None) -> int:
             partial(safe_state_and_restore, report, system),
             partial(watchdog, report, system),
             partial(reloads, report, system),
+            partial(kernel_sensor, report, system),
             partial(security, report, system),
             partial(reboot, report, system),
             partial(pip_route, report, system, a),
