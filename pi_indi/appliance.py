@@ -184,6 +184,20 @@ def _limits(server: ServerConfig) -> dict[str, Any]:
     }
 
 
+def _log_xml(driver: IPyDriver) -> None:
+    """Have *driver* log its INDI XML, in and out, at DEBUG (``pi-indi serve -vv``).
+
+    libindi's ``DEBUG`` switch of its devices, where they have one, says so
+    (ENABLE), before the clients first see it; a client may still turn it off.
+    """
+    driver.debug_enable = True
+    for device in driver.values():
+        debug = device.get("DEBUG")
+        if debug is not None and set(debug) == {"ENABLE", "DISABLE"}:
+            debug["ENABLE"] = "On"
+            debug["DISABLE"] = "Off"
+
+
 class Appliance:
     """Build the configured devices and serve them.
 
@@ -197,6 +211,8 @@ class Appliance:
             reading ``$NOTIFY_SOCKET`` (a no-op outside systemd).
         reload_state: where each reload's outcome is published for ``pi-indi
             reload``; by default in ``$RUNTIME_DIRECTORY`` (none without it).
+        log_xml: log, at DEBUG, every INDI message each driver receives and
+            sends (``pi-indi serve -vv``), drivers built by a reload included.
 
     Raises:
         LookupError: no hardware back end is installed.
@@ -210,8 +226,10 @@ class Appliance:
         reload_config: Callable[[], Config] | None = None,
         notifier: Notifier | None = None,
         reload_state: ReloadStateFile | None = None,
+        log_xml: bool = False,
     ) -> None:
         self.config = config
+        self.log_xml = log_xml
         self.hardware = hardware if hardware is not None else self._load_hardware(config)
         self.reload_config = reload_config
         self.notifier = notifier if notifier is not None else Notifier()
@@ -279,6 +297,8 @@ class Appliance:
 
     def _control_driver(self) -> IPyDriver | None:
         control = simulation_driver(self.hardware)
+        if control is not None and self.log_xml:
+            _log_xml(control)
         if control is not None:
             taken = sorted(set(control) & set(self.running))
             if taken:
@@ -376,6 +396,8 @@ class Appliance:
             else:
                 status.status = DriverStatus.RUNNING
                 self.running[device.name] = (device, driver)
+                if self.log_xml:
+                    _log_xml(driver)
                 logger.info("%s: %s running", device.name, device.driver)
                 return driver
         logger.error("%s: driver %r failed to start: %s", device.name, device.driver, status.error)
@@ -662,10 +684,12 @@ class Appliance:
         """
         server = self.server
         old = self.config
+        flipped: set[str] = set()
         if server is not None:
             # Who may connect and what they may change first, before any
             # device is built again.
             server.allow = new.server.allow
+            flipped = server.readonly_devices ^ _readonly(new)
             server.readonly_devices = _readonly(new)
             for name, value in _limits(new.server).items():
                 setattr(server, name, value)
@@ -720,7 +744,15 @@ class Appliance:
         failed: HardwareError | None = None
         for device in new.devices:
             if device.name in self.running:
-                self.running[device.name] = (device, self.running[device.name][1])
+                driver = self.running[device.name][1]
+                self.running[device.name] = (device, driver)
+                served = driver.get(device.name)
+                if device.name in flipped and served is not None and served.enable:
+                    # Defined again, so that clients see its new permissions
+                    # (the server sends a read-only device's as "ro").
+                    for vector in served.values():
+                        if vector.enable:
+                            await vector.send_defVector()
                 continue
             if failed is not None and device.enabled:
                 # Every device after it that uses pins would fail alike.

@@ -11,7 +11,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from pi_indi import __version__
 
@@ -40,10 +40,11 @@ _EPILOG = """\
 first steps:
   pi-indi serve --mock                 try it anywhere: the example config on simulated pins
   indi_getprop -h HOST "*.*.*"         from another terminal (Debian package indi-bin)
-  sudo pi-indi init                    write an annotated /etc/pi-indi.toml to edit
+  sudo nano /etc/pi-indi.toml          add your devices (sudo pi-indi init writes one if none)
   pi-indi check-config                 check it: every problem, with where it is
-  pi-indi serve                        serve it on the real pins (port 7624)
+  sudo systemctl reload pi-indi        the service serves it (or: pi-indi serve, port 7624)
 
+The whole path, from wiring to a phone: docs/getting-started.md.
 Run "pi-indi COMMAND --help" for a command's options.
 """
 
@@ -93,14 +94,48 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
-def _load_or_report(args: argparse.Namespace, out: TextIO) -> Config | None:
-    """The checked config, or None after printing every problem to *out*."""
+def _unreadable_hint(args: argparse.Namespace, exc: BaseException) -> str:
+    """What to do about a config file that could not be opened ("" when nothing helps)."""
+    cause = exc.__cause__
+    path = args.config
+    if isinstance(cause, FileNotFoundError):
+        if path is not None:
+            return (
+                f"pi-indi: to write the annotated example there, then edit it: pi-indi init {path}"
+            )
+        hint = (
+            f"pi-indi: there is no {DEFAULT_CONFIG} yet. Write the annotated example"
+            " there, then edit it:\n  sudo pi-indi init"
+        )
+        if hasattr(args, "mock"):
+            hint += (
+                "\nOr try the bundled example on simulated pins first (on any machine):"
+                "\n  pi-indi serve --mock"
+            )
+        return hint
+    if isinstance(cause, PermissionError):
+        import getpass
+
+        where = path if path is not None else DEFAULT_CONFIG
+        return (
+            f"pi-indi: user {getpass.getuser()} may not read {where}: run this as a user"
+            f" who may (sudo pi-indi {args.command} ...), or let everyone read it:"
+            f" sudo chmod a+r {where}"
+        )
+    return ""
+
+
+def _load_or_report(args: argparse.Namespace) -> Config | None:
+    """The checked config, or None after printing every problem (and what to do) to stderr."""
     from pi_indi.errors import ConfigError
 
     try:
         return _load(args)
     except ConfigError as exc:
-        print(f"pi-indi: {exc}", file=out)
+        print(f"pi-indi: {exc}", file=sys.stderr)
+        hint = _unreadable_hint(args, exc)
+        if hint:
+            print(hint, file=sys.stderr)
         return None
 
 
@@ -109,7 +144,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from pi_indi.appliance import Appliance
     from pi_indi.errors import HardwareError
 
-    config = _load_or_report(args, sys.stderr)
+    config = _load_or_report(args)
     if config is None:
         return EX_CONFIG
     log = logging.getLogger("pi_indi")
@@ -118,7 +153,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     else:
         reload_config = partial(_load, args)
     try:
-        appliance = Appliance(config, reload_config=reload_config, notifier=Notifier())
+        appliance = Appliance(
+            config, reload_config=reload_config, notifier=Notifier(), log_xml=args.verbose >= 2
+        )
     except LookupError as exc:  # no hardware back end installed
         print(f"pi-indi: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
@@ -143,19 +180,41 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         hosts = config.server.bind or (config.server.host,)
         where = ", ".join(f"{host}:{config.server.port}" for host in hosts)
         print(f"pi-indi: cannot listen on {where}: {exc}", file=sys.stderr)
+        hint = _listen_hint(exc)
+        if hint:
+            print(f"pi-indi: {hint}", file=sys.stderr)
         return 1
     return 0
 
 
-def _warn_unloadable(config: Config, out: TextIO) -> None:
-    """A warning on *out* for each device whose driver fails to load (not a config error)."""
+def _listen_hint(exc: OSError) -> str:
+    """What to do when the server cannot listen ("" when there is nothing to say)."""
+    import errno
+
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            "another INDI server (indiserver, or pi-indi itself: systemctl status pi-indi)"
+            " is listening there; stop it, or choose another port with --port"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            "that address is not one of this machine's (ip address shows them); fix"
+            " [server] host or bind, or give --host"
+        )
+    if exc.errno == errno.EACCES:
+        return "only root may listen on a port below 1024; INDI's port is 7624"
+    return ""
+
+
+def _warn_unloadable(config: Config) -> None:
+    """A warning on stderr for each device whose driver fails to load (not a config error)."""
     broken = [d for d in config.devices if d.record is not None and d.record.cls is None]
     for device in broken:
         assert device.record is not None  # noqa: S101
         print(
             f"warning: {device.path}: driver {device.driver!r} failed to load:"
             f" {device.record.error}; this device will not be served",
-            file=out,
+            file=sys.stderr,
         )
 
 
@@ -182,10 +241,10 @@ def _hardware_notes(config: Config) -> list[str]:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load_or_report(args, sys.stdout)
+    config = _load_or_report(args)
     if config is None:
         return EX_CONFIG
-    _warn_unloadable(config, sys.stdout)
+    _warn_unloadable(config)
     for note in _hardware_notes(config):
         print(note)
     enabled = sum(1 for d in config.devices if d.enabled)
@@ -217,14 +276,14 @@ def _cmd_reload(args: argparse.Namespace) -> int:
     from pi_indi._systemd import ReloadOutcome, ReloadStateFile
 
     pid: int = args.pid
-    config = _load_or_report(args, sys.stderr)
+    config = _load_or_report(args)
     if config is None:
         print(
             f"pi-indi: not reloading PID {pid}: it keeps serving the config it has",
             file=sys.stderr,
         )
         return EX_CONFIG
-    _warn_unloadable(config, sys.stderr)
+    _warn_unloadable(config)
     # The same directory the service writes to, $RUNTIME_DIRECTORY's first.
     states = (
         ReloadStateFile(args.runtime_dir) if args.runtime_dir else ReloadStateFile.from_environ()
@@ -326,7 +385,7 @@ def _cmd_show_config(args: argparse.Namespace) -> int:
 
     from pi_indi.config import config_to_dict
 
-    config = _load_or_report(args, sys.stderr)
+    config = _load_or_report(args)
     if config is None:
         return EX_CONFIG
     print(f"# effective config of {config.source}, defaults filled in")
@@ -424,6 +483,11 @@ def _cmd_init(args: argparse.Namespace) -> int:
             f.write(text)
     except OSError as exc:
         print(f"pi-indi: cannot write {args.path}: {exc.strerror}", file=sys.stderr)
+        if isinstance(exc, PermissionError):
+            print(
+                f"pi-indi: writing there needs root: sudo pi-indi init {args.path}",
+                file=sys.stderr,
+            )
         return 1
     print(f"wrote {args.path}; edit it, then: pi-indi check-config --config {args.path}")
     return 0
@@ -473,8 +537,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pi-indi {__version__}")
     verbose = argparse.ArgumentParser(add_help=False)
-    verbose.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log more (-vv: every INDI message)"
+    verbose.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    # Only the commands that carry INDI messages can log them.
+    talks = argparse.ArgumentParser(add_help=False)
+    talks.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log more (-vv: every INDI message the drivers receive and send)",
     )
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument(
@@ -493,7 +564,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        parents=[config, verbose],
+        parents=[config, talks],
         help="serve the configured devices (what the service runs)",
         description="Serve the devices of the config file on INDI's port until SIGTERM or "
         "Ctrl-C. A device whose driver fails to start is logged and left out; the others "
@@ -614,7 +685,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        parents=[verbose],
+        parents=[talks],
         help="run one driver on stdin/stdout (for indiserver)",
         description="Import MODULE, call CALLABLE() to get an IPyDriver (a class or a "
         "factory function) and run it on stdin/stdout until stdin closes.",

@@ -458,18 +458,61 @@ class _Checker:
             self.issue(path, f"must be a pin number or name like 'GPIO17', not {value!r}")
             return False, None
         if self.resolve_pin is None:
-            return True, str(value)
-        try:
-            canonical = self.resolve_pin(value)
-        except ValueError as exc:
-            self.issue(path, str(exc))
-            return False, None
+            canonical = str(value)  # no board: only a pin written the same way twice is found
+        else:
+            try:
+                canonical = self.resolve_pin(value)
+            except ValueError as exc:
+                self.issue(path, str(exc))
+                return False, None
         first = self.pins.get(canonical)
         if first is not None:
             self.issue(path, f"{canonical} is already used by {first}")
             return False, None
         self.pins[canonical] = path
         return True, canonical
+
+
+#: The pin keys checked in a table whose driver is unknown, whatever other
+#: drivers call theirs: the bundled GPIO drivers' own.
+_COMMON_PIN_KEYS = ("pin", "pins")
+
+
+def _pin_keys(find: DriverFinder, known: Sequence[str]) -> tuple[str, ...]:
+    """Every key that is a pin in the options of a driver of *known*, ``pin`` and ``pins`` first."""
+    keys = list(_COMMON_PIN_KEYS)
+    for name in known:
+        record = find(name)
+        options_class = getattr(record.cls if record is not None else None, "options_class", None)
+        if options_class is None or not dataclasses.is_dataclass(options_class):
+            continue
+        for f in dataclasses.fields(options_class):
+            if f.metadata.get("pin") and f.name not in keys:
+                keys.append(f.name)
+    return tuple(keys)
+
+
+def _check_pins_only(
+    checker: _Checker, table: Mapping[str, Any], path: str, keys: Sequence[str]
+) -> None:
+    """Check the pins of a table whose driver is unknown (or failed to load), as far as can be.
+
+    Without the driver its options are not known, but a key that is a pin
+    for the known drivers very likely is one here too: each is checked
+    against the board and for being used twice, so fixing the driver's name
+    brings no new problems to light (and the devices after this one are
+    checked against its pins).
+    """
+    for key in keys:
+        if key not in table:
+            continue
+        value = table[key]
+        where = f"{path}.{key}"
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                checker.pin(item, f"{where}[{i}]")
+        else:
+            checker.pin(value, where)
 
 
 def _check_device(
@@ -479,6 +522,7 @@ def _check_device(
     find: DriverFinder,
     known: Sequence[str],
     names: dict[str, str],
+    pin_keys: Callable[[], Sequence[str]] = lambda: _COMMON_PIN_KEYS,
 ) -> DeviceConfig | None:
     if not isinstance(table, dict):
         checker.issue(path, f"must be a table, not {_toml_type(table)}")
@@ -525,6 +569,7 @@ def _check_device(
         checker.issue(f"{path}.readonly", f"must be true or false, not {_toml_type(readonly)}")
         ok = False
     if not isinstance(driver, str):
+        _check_pins_only(checker, table, path, pin_keys())
         return None
     record = find(driver)
     if record is None:
@@ -532,9 +577,16 @@ def _check_device(
         if not hint:
             hint = " (known drivers: " + ", ".join(known) + "; or 'module:Class')"
         checker.issue(f"{path}.driver", f"unknown driver {driver!r}{hint}")
+        _check_pins_only(checker, table, path, pin_keys())
         return None
     options: Any = None
-    if record.cls is not None:
+    if record.cls is None:
+        # It failed to load (a warning, not a config problem); its pins are
+        # still wired, and checked as an unknown driver's are.
+        before = len(checker.issues)
+        _check_pins_only(checker, table, path, pin_keys())
+        ok = ok and len(checker.issues) == before
+    else:
         options_class = getattr(record.cls, "options_class", None)
         if options_class is not None:
             options = checker.table(options_class, table, path, skip=_DEVICE_KEYS)
@@ -641,11 +693,19 @@ def parse_config(
         checker.issue("device", "must be an array of tables ([[device]])")
         raw_devices = []
     names: dict[str, str] = {}
+    found_pin_keys: list[tuple[str, ...]] = []
+
+    def pin_keys() -> tuple[str, ...]:
+        # Only for a device whose driver is unknown: it loads every known driver.
+        if not found_pin_keys:
+            found_pin_keys.append(_pin_keys(find, known_drivers))
+        return found_pin_keys[0]
+
     for index, table in enumerate(raw_devices):
         path = f"device[{index}]"
         if isinstance(table, dict) and isinstance(table.get("name"), str):
             path = f"{path} ({table['name']!r})"
-        device = _check_device(checker, table, path, find, known_drivers, names)
+        device = _check_device(checker, table, path, find, known_drivers, names, pin_keys)
         if device is not None:
             devices.append(device)
     if checker.issues:
@@ -682,7 +742,8 @@ def _read_config_file(source: str) -> bytes:
     try:
         fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise refuse(str(exc.strerror)) from None
+        # Chained, so a caller can tell a missing file (FileNotFoundError) apart.
+        raise refuse(str(exc.strerror)) from exc
     limit = f"larger than {_MAX_CONFIG_BYTES // (1024 * 1024)} MiB"
     try:
         info = os.fstat(fd)
@@ -709,7 +770,9 @@ def load_config(path: str | os.PathLike[str], **kwargs: Any) -> Config:
     else (a FIFO, a directory, a device) is refused at once.
 
     Raises:
-        ConfigError: the file cannot be read, or has problems (all listed).
+        ConfigError: the file cannot be read (its ``__cause__`` is then the
+            OSError, such as FileNotFoundError, when it cannot be opened), or
+            has problems (all listed).
     """
     source = os.fspath(path)
     data = _read_config_file(source)

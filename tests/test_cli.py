@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -46,7 +49,9 @@ def test_check_config_lists_every_problem_and_exits_78(tmp_path: Path):
     path.write_text(BAD)
     out = run_cli("check-config", "--config", str(path))
     assert out.returncode == cli.EX_CONFIG == 78
-    assert out.stdout.splitlines() == [
+    # Problems go to stderr, as serve and show-config print them.
+    assert out.stdout == ""
+    assert out.stderr.splitlines() == [
         f"pi-indi: {path}: 3 problems",
         "  server.prot: unknown key; did you mean 'port'?",
         "  gpio.pin_factory: must be one of 'auto', 'lgpio', 'rpigpio', 'pigpio', 'native',"
@@ -136,10 +141,61 @@ def test_reload_help_says_what_systemctl_reload_shows():
     assert "RUNTIME_DIRECTORY" in out.stdout
 
 
-def test_check_config_of_a_missing_file(tmp_path: Path):
-    out = run_cli("check-config", "--config", str(tmp_path / "none.toml"))
+@pytest.mark.parametrize("command", ["check-config", "show-config", "serve"])
+def test_a_missing_config_file_says_how_to_write_one(tmp_path: Path, command: str):
+    path = tmp_path / "none.toml"
+    out = run_cli(command, "--config", str(path))
     assert out.returncode == 78
-    assert "cannot read it: No such file or directory" in out.stdout
+    assert out.stdout == ""
+    lines = out.stderr.splitlines()
+    assert lines[:2] == [
+        f"pi-indi: {path}: 1 problem",
+        "  cannot read it: No such file or directory",
+    ]
+    assert f"pi-indi init {path}" in out.stderr
+
+
+def run_cli_without_etc(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pi-indi ARGS`` where the default config file (/etc/pi-indi.toml) is not there."""
+    missing = str(tmp_path / "etc" / "pi-indi.toml")
+    code = (
+        "import sys; from pi_indi import cli; cli.DEFAULT_CONFIG = sys.argv[1];"
+        " sys.exit(cli.main(sys.argv[2:]))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, missing, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "STATE_DIRECTORY": str(tmp_path / "state")},
+    )
+
+
+@pytest.mark.parametrize("command", ["check-config", "show-config", "serve"])
+def test_no_default_config_says_to_init_one_or_try_mock(tmp_path: Path, command: str):
+    out = run_cli_without_etc(tmp_path, command)
+    assert out.returncode == 78
+    assert out.stdout == ""
+    assert "cannot read it: No such file or directory" in out.stderr
+    assert "sudo pi-indi init" in out.stderr
+    assert "pi-indi serve --mock" in out.stderr
+
+
+def test_reload_without_a_config_file_does_not_offer_mock(tmp_path: Path):
+    out = run_cli_without_etc(tmp_path, "reload", "--pid", "999999")
+    assert out.returncode == 78
+    assert "sudo pi-indi init" in out.stderr
+    assert "--mock" not in out.stderr
+
+
+@pytest.mark.parametrize("command", ["check-config", "show-config"])
+def test_mock_without_a_config_file_checks_the_bundled_example(tmp_path: Path, command: str):
+    # What the hint offers works: --mock with no config file is the bundled example.
+    out = run_cli_without_etc(tmp_path, command, "--mock")
+    assert out.returncode == 0, out.stderr
+    assert "<bundled example>" in out.stdout
 
 
 def test_list_drivers_names_every_bundled_driver():
@@ -202,3 +258,108 @@ def test_top_level_help_teaches_the_first_steps():
     assert out.returncode == 0
     assert "pi-indi serve --mock" in out.stdout
     assert "check-config" in out.stdout
+
+
+def _serve_and_ask(tmp_path: Path, *options: str) -> str:
+    """Run ``pi-indi serve --mock`` on a one-LED config, ask it for everything, stop it; its log."""
+    from tests.helpers import free_port
+
+    path = tmp_path / "led.toml"
+    path.write_text('[[device]]\ndriver = "led"\nname = "Lamp"\npins = [17]\n')
+    port = free_port()
+    args = ["serve", "--mock", "--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "STATE_DIRECTORY": str(tmp_path / "state")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "pi_indi", *args, *options],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as server:
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+            with sock:
+                sock.sendall(b'<getProperties version="1.7"/>')
+                received = b""
+                while b"CONNECTION" not in received:
+                    received += sock.recv(1 << 16)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                _, log = server.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                raise
+    return log
+
+
+def test_serve_vv_logs_every_indi_message(tmp_path: Path):
+    log = _serve_and_ask(tmp_path, "-vv")
+    assert 'RX:: <getProperties version="1.7"/>' in log
+    assert 'TX:: <defSwitchVector device="Lamp" name="CONNECTION"' in log
+    # libindi's DEBUG switch says so.
+    debug = log.split('TX:: <defSwitchVector device="Lamp" name="DEBUG"', 1)[1]
+    debug = debug.split("</defSwitchVector>", 1)[0]
+    enable = debug.split('<defSwitch name="ENABLE"', 1)[1].split("</defSwitch>", 1)[0]
+    assert enable.split(">", 1)[1].strip() == "On"
+
+
+def test_serve_v_logs_no_indi_message(tmp_path: Path):
+    log = _serve_and_ask(tmp_path, "-v")
+    assert "RX::" not in log
+    assert "TX::" not in log
+
+
+def test_a_config_file_not_readable_says_who_may_read_it(capsys: pytest.CaptureFixture[str]):
+    # Run as root, the tests cannot make a file it may not read: the hint alone.
+    from pi_indi.errors import ConfigError, ConfigIssue
+
+    error = ConfigError([ConfigIssue("", "cannot read it: Permission denied")], "/etc/x.toml")
+    error.__cause__ = PermissionError(13, "Permission denied")
+    args = cli._parser().parse_args(["check-config", "--config", "/etc/x.toml"])
+    hint = cli._unreadable_hint(args, error)
+    assert "may not read /etc/x.toml" in hint
+    assert "sudo pi-indi check-config" in hint
+
+
+def test_serve_on_a_port_in_use_says_what_to_do(tmp_path: Path):
+    path = tmp_path / "empty.toml"
+    path.write_text("")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = run_cli("serve", "--config", str(path), "--host", "127.0.0.1", "--port", str(port))
+    assert out.returncode == 1
+    line = next(line for line in out.stderr.splitlines() if line.startswith("pi-indi:"))
+    assert f"cannot listen on 127.0.0.1:{port}:" in line
+    assert "address already in use" in line
+    assert "another INDI server" in out.stderr
+    assert "--port" in out.stderr
+
+
+def test_an_unknown_driver_does_not_hide_the_pin_problems(tmp_path: Path):
+    # Every problem at once: fixing the driver's name must not bring new ones to light.
+    path = tmp_path / "typo.toml"
+    path.write_text(
+        '[gpio]\npin_factory = "mock"\n'
+        '[[device]]\ndriver = "relya"\nname = "Relays"\npins = [17, "GPIO99"]\n'
+        '[[device]]\ndriver = "led"\nname = "Lamp"\npins = [17]\n'
+    )
+    out = run_cli("check-config", "--config", str(path))
+    assert out.returncode == 78
+    assert out.stderr.splitlines() == [
+        f"pi-indi: {path}: 3 problems",
+        "  device[0] ('Relays').driver: unknown driver 'relya'; did you mean 'relay'?",
+        "  device[0] ('Relays').pins[1]: GPIO99 is not a valid pin name on a simulated Raspberry Pi 5B",
+        "  device[1] ('Lamp').pins[0]: GPIO17 is already used by device[0] ('Relays').pins[0]",
+    ]

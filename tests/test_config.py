@@ -147,6 +147,30 @@ BAD_FILES = [
         id="driver-unknown",
     ),
     pytest.param(
+        '[[device]]\ndriver = "lmap"\nname = "A"\npins = [17, 99]\n'
+        '[[device]]\ndriver = "lamp"\nname = "B"\npins = [17]\n'
+        '[[device]]\ndriver = "zzz"\nname = "C"\necho = "BOARD1"\ntrigger = 27\nlabels = [1]\n'
+        '[[device]]\ndriver = "sonar"\nname = "D"\necho = 22\ntrigger = "GPIO27"',
+        [
+            "device[0] ('A').driver: unknown driver 'lmap'; did you mean 'lamp'?",
+            "device[0] ('A').pins[1]: 99 is not a valid pin name on a simulated Raspberry Pi 5B",
+            "device[1] ('B').pins[0]: GPIO17 is already used by device[0] ('A').pins[0]",
+            "device[2] ('C').driver: unknown driver 'zzz' (known drivers: lamp, sonar, plain; or 'module:Class')",
+            "device[2] ('C').echo: BOARD1 is not a GPIO pin on a simulated Raspberry Pi 5B",
+            "device[3] ('D').trigger: GPIO27 is already used by device[2] ('C').trigger",
+        ],
+        id="driver-unknown-pins-still-checked",
+    ),
+    pytest.param(
+        '[[device]]\nname = "A"\npin = "GPIO17x"\n[[device]]\ndriver = "lamp"\nname = "B"\npins = [17, "J8:11"]',
+        [
+            "device[0] ('A').driver: is required (one of: lamp, sonar, plain)",
+            "device[0] ('A').pin: GPIO17x is not a valid pin name on a simulated Raspberry Pi 5B",
+            "device[1] ('B').pins[1]: GPIO17 is already used by device[1] ('B').pins[0]",
+        ],
+        id="driver-missing-pins-still-checked",
+    ),
+    pytest.param(
         "[[device]]\npins = [17]",
         [
             "device[0].driver: is required (one of: lamp, sonar, plain)",
@@ -185,9 +209,9 @@ BAD_FILES = [
     pytest.param(
         '[[device]]\ndriver = "lamp"\nname = "A"\npins = [99, "BOARD1", "GPIO17x", 2.5, []]',
         [
-            "device[0] ('A').pins[0]: 99 is not a valid pin name on a 5B",
-            "device[0] ('A').pins[1]: BOARD1 is not a GPIO pin on a 5B",
-            "device[0] ('A').pins[2]: GPIO17x is not a valid pin name on a 5B",
+            "device[0] ('A').pins[0]: 99 is not a valid pin name on a simulated Raspberry Pi 5B",
+            "device[0] ('A').pins[1]: BOARD1 is not a GPIO pin on a simulated Raspberry Pi 5B",
+            "device[0] ('A').pins[2]: GPIO17x is not a valid pin name on a simulated Raspberry Pi 5B",
             "device[0] ('A').pins[3]: must be a pin number or name like 'GPIO17', not 2.5",
             "device[0] ('A').pins[4]: must be a pin number or name like 'GPIO17', not []",
         ],
@@ -379,3 +403,35 @@ def test_an_unknown_mock_revision_is_reported_not_raised():
         'gpio.mock_revision: unknown old-style revision "123": not a Raspberry Pi revision'
         " gpiozero knows (such as d04170, a Pi 5)"
     ]
+
+
+def test_without_a_board_a_pin_written_twice_is_still_found():
+    # No board to check pins against (resolve_pin=None; an unknown mock_revision):
+    # what can be checked still is, a pin written the same way twice.
+    text = (
+        '[[device]]\ndriver = "lamp"\nname = "A"\npins = ["GPIO17"]\n'
+        '[[device]]\ndriver = "zzz"\nname = "B"\npin = "GPIO17"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, resolve_pin=None, find=find, known_drivers=[*KNOWN])
+    assert [str(i) for i in info.value.issues] == [
+        "device[1] ('B').driver: unknown driver 'zzz' (known drivers: lamp, sonar, plain; or 'module:Class')",
+        "device[1] ('B').pin: GPIO17 is already used by device[0] ('A').pins[0]",
+    ]
+
+
+def test_a_driver_that_fails_to_load_still_has_its_pins_checked():
+    # It is not served, but its pins are wired: their problems show now, not
+    # once the driver loads again.
+    text = (
+        '[[device]]\ndriver = "broken"\nname = "A"\npins = [17, "BOARD1"]\n'
+        '[[device]]\ndriver = "lamp"\nname = "B"\npins = [17]\n'
+    )
+    assert issues_of(text) == [
+        "device[0] ('A').pins[1]: BOARD1 is not a GPIO pin on a simulated Raspberry Pi 5B",
+        "device[1] ('B').pins[0]: GPIO17 is already used by device[0] ('A').pins[0]",
+    ]
+    # With good pins it is a device that will not be served, not a config error.
+    config = parse('[[device]]\ndriver = "broken"\nname = "A"\npins = [17]\nwhatever = 1')
+    assert config.devices[0].record is not None
+    assert config.devices[0].record.cls is None

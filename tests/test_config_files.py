@@ -144,7 +144,7 @@ def test_check_config_on_a_fifo_exits_78_at_once(tmp_path: Path):
     finally:
         _unblock(fifo)
     assert out.returncode == 78
-    assert out.stdout.splitlines() == [
+    assert out.stderr.splitlines() == [
         f"pi-indi: {fifo}: 1 problem",
         "  cannot read it: not a regular file (a FIFO)",
     ]
@@ -155,11 +155,11 @@ def test_check_config_on_a_deeply_nested_file_exits_78(tmp_path: Path):
     path.write_text(DEEP)
     out = _check_config(path)
     assert out.returncode == 78, out.stderr
-    assert out.stdout.splitlines() == [
+    assert out.stderr.splitlines() == [
         f"pi-indi: {path}: 1 problem",
         "  not valid TOML: nested too deeply (arrays or inline tables)",
     ]
-    assert "Traceback" not in out.stderr
+    assert out.stdout == ""
 
 
 # -- strings that go on the wire -------------------------------------------------------
@@ -221,3 +221,20 @@ def test_the_same_check_holds_for_every_string_of_the_file():
     assert _messages(caught.value) == [
         "gpio.mock_revision: has the character '\\x0b', which XML (and so INDI) cannot carry"
     ]
+
+
+# -- the example a new user starts from ------------------------------------------------
+
+
+def test_the_example_calls_no_two_things_by_the_same_name():
+    # A client shows device names and output labels side by side: "Dew heater"
+    # as a relay and as a PWM device is two things a user cannot tell apart.
+    example = Path(__file__).resolve().parents[1] / "pi_indi" / "example.toml"
+    config = parse_config(example.read_text(), source=str(example))
+    seen: dict[str, str] = {}
+    for device in config.devices:
+        names = [device.name, *getattr(device.options, "labels", ())]
+        for name in names:
+            key = name.casefold()
+            assert key not in seen, f"{name!r} of {device.path} is also {seen[key]}"
+            seen[key] = device.path

@@ -125,8 +125,8 @@ def test_no_gpiochip_at_all_says_not_a_pi_and_to_use_mock(
     lgpio_cannot_open_gpiochip(monkeypatch)
     assert open_error(Gpio("lgpio")) == (
         f"cannot start the lgpio pin factory: there is no {dev}/gpiochip*: this is not a"
-        " Raspberry Pi, or its GPIO driver is not loaded (to simulate the pins, use"
-        ' pin_factory = "mock")'
+        " Raspberry Pi, or its GPIO driver is not loaded (to simulate the pins, use --mock"
+        ' (pi-indi serve --mock) or pin_factory = "mock")'
     )
 
 

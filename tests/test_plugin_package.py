@@ -180,8 +180,8 @@ def test_check_config_refuses_bad_options_naming_the_keys(venv: Venv, tmp_path: 
     config.write_text(BAD)
     out = venv.run("-m", "pi_indi", "check-config", "--config", str(config))
     assert out.returncode == cli.EX_CONFIG == 78, out.stdout + out.stderr
-    assert "device[0] ('Enclosure').scael: unknown key; did you mean 'scale'?" in out.stdout
-    assert "device[0] ('Enclosure').interval: must be between 0.05 and 86400 s" in out.stdout
+    assert "device[0] ('Enclosure').scael: unknown key; did you mean 'scale'?" in out.stderr
+    assert "device[0] ('Enclosure').interval: must be between 0.05 and 86400 s" in out.stderr
 
 
 def test_check_config_runs_the_plugins_own_checks(venv: Venv, tmp_path: Path):
@@ -193,7 +193,7 @@ def test_check_config_runs_the_plugins_own_checks(venv: Venv, tmp_path: Path):
     )
     out = venv.run("-m", "pi_indi", "check-config", "--config", str(config))
     assert out.returncode == 78, out.stdout + out.stderr
-    assert "device[0] ('Enclosure').scale: is 0: every reading would be the offset" in out.stdout
+    assert "device[0] ('Enclosure').scale: is 0: every reading would be the offset" in out.stderr
 
 
 @pytest.fixture

@@ -304,20 +304,37 @@ def _auto_order() -> tuple[str, ...]:
     return (chosen.lower(),) if chosen else AUTO_ORDER
 
 
+#: How to run without the pins, for a machine that is not a Pi.
+MOCK_HINT = 'to simulate the pins, use --mock (pi-indi serve --mock) or pin_factory = "mock"'
+
+
 def _start_factory(name: str) -> Any:
     """Start gpiozero's pin factory *name*, or raise HardwareError saying why not (one line)."""
-    with warnings.catch_warnings():
-        # gpiozero and the pin libraries warn as they start or fall back; why
-        # one cannot start is in its error, said once.
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        # gpiozero and the pin libraries warn as they start or fall back, in
+        # several lines each; why one cannot start is in its error, said
+        # once. The warnings are for the debug log only.
+        warnings.simplefilter("always")
         try:
             factory = _factory_class(name)()
         except HardwareError:
             raise
         except Exception as exc:
             raise HardwareError(_why_not_started(name, exc)) from exc
+        finally:
+            for warning in caught:
+                logger.debug(
+                    "pin factory %s: %s: %s",
+                    name,
+                    warning.category.__name__,
+                    " ".join(str(warning.message).split()),
+                )
     _claim_lines_once(factory)
     return factory
+
+
+def _not_a_pi(exc: BaseException) -> bool:
+    return isinstance(exc.__cause__, gpiozero.PinUnknownPi)
 
 
 def _start_first(names: Sequence[str]) -> Any:
@@ -327,11 +344,13 @@ def _start_first(names: Sequence[str]) -> Any:
     it falls back from, several lines each, and keeps only the last error.
     """
     reasons: list[str] = []
+    not_a_pi = False
     for name in names:
         try:
             factory = _start_factory(name)
         except HardwareError as exc:
             reasons.append(f"  {name}: {exc}")
+            not_a_pi = not_a_pi or _not_a_pi(exc)
             continue
         if reasons:
             # Said, not swallowed: a fallback (lgpio refused for want of a
@@ -340,7 +359,8 @@ def _start_first(names: Sequence[str]) -> Any:
                 "pin factory %s, after these could not start:\n%s", name, "\n".join(reasons)
             )
         return factory
-    raise HardwareError("no pin factory could start here:\n" + "\n".join(reasons))
+    hint = f"\n{MOCK_HINT}" if not_a_pi else ""
+    raise HardwareError("no pin factory could start here:\n" + "\n".join(reasons) + hint)
 
 
 def _why_not_started(name: str, exc: BaseException) -> str:
@@ -405,7 +425,7 @@ def _gpiochip_problem() -> str | None:
     if not chips:
         return (
             f"there is no {DEV}/gpiochip*: this is not a Raspberry Pi, or its GPIO driver"
-            ' is not loaded (to simulate the pins, use pin_factory = "mock")'
+            f" is not loaded ({MOCK_HINT})"
         )
     chip = _lgpio_chip()
     if chip not in chips:
@@ -756,6 +776,7 @@ class Gpio:
         self.simulated_inputs: dict[str, SimulatedInput] = {}
         self.simulated_readings: list[SimulatedReading] = []
         self._board: Any = None
+        self._board_simulated = True
         self._lock = threading.Lock()
         self._mock_dir: str | None = None
         self._mock_spi: list[Any] = []
@@ -773,11 +794,22 @@ class Gpio:
             if revision is not None:
                 try:
                     self._board = gpiozero.pi_info(revision)
+                    self._board_simulated = False
                 except gpiozero.GPIOZeroError:
                     logger.debug("unknown board revision %s", revision)
             if self._board is None:
                 self._board = gpiozero.pi_info(self.mock_revision)
         return self._board
+
+    def board_name(self) -> str:
+        """The board, for messages: "a Raspberry Pi 4B", or "a simulated Raspberry Pi 5B".
+
+        gpiozero's model names alone ("5B") are terse; and off a Pi the
+        board pins are checked against is the mock factory's, not this one.
+        """
+        model = self.board().model
+        simulated = self.mock if self.factory is not None else self._board_simulated
+        return f"a {'simulated ' if simulated else ''}Raspberry Pi {model}"
 
     def board_problem(self) -> str | None:
         """Why pins cannot be checked against the board (an unknown revision), or None."""
@@ -801,7 +833,7 @@ class Gpio:
         try:
             return str(self.board().to_gpio(spec))
         except gpiozero.GPIOZeroError as exc:
-            raise ValueError(f"{exc} on a {self.board().model}") from None
+            raise ValueError(f"{exc} on {self.board_name()}") from None
 
     # -- life cycle --
 
@@ -824,7 +856,10 @@ class Gpio:
             self.open_error = exc
             raise
         self.open_error = None
-        logger.info("pin factory: %s", type(self.factory).__name__)
+        if self.mock:
+            logger.info("pin factory: %s, %s", type(self.factory).__name__, self.board_name())
+        else:
+            logger.info("pin factory: %s", type(self.factory).__name__)
 
     def _start(self) -> Any:
         if self.mock:
@@ -837,9 +872,7 @@ class Gpio:
         try:
             return _start_factory(self.pin_factory)
         except HardwareError as exc:
-            hint = ""
-            if isinstance(exc.__cause__, gpiozero.PinUnknownPi):
-                hint = '; to simulate the pins, use pin_factory = "mock"'
+            hint = f"; {MOCK_HINT}" if _not_a_pi(exc) else ""
             raise HardwareError(
                 f"cannot start the {self.pin_factory} pin factory: {exc}{hint}"
             ) from exc.__cause__

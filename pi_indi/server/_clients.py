@@ -140,12 +140,20 @@ class Client(asyncio.Protocol):
         ingress = self.ingress
         if ingress.held:
             ingress.resume()
-        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+        # A client that sends and closes without reading (indi_setprop) makes
+        # the next write to it fail: that is how such a client goes, not news.
+        closed_by_peer = isinstance(exc, (BrokenPipeError, ConnectionResetError))
+        if closed_by_peer:
             self._read_what_is_left()
         self.draining = False
         ingress.done = True
         self.server.gate.forget(self)
-        logger.info("%s disconnected%s", self.label, f" ({exc})" if exc else "")
+        if exc is None or closed_by_peer:
+            logger.info("%s disconnected", self.label)
+            if exc is not None:
+                logger.debug("%s: gone while a reply was written (%s)", self.label, exc)
+        else:
+            logger.info("%s disconnected (%s)", self.label, exc)
 
     # -- IngressSink --
 

@@ -27,7 +27,7 @@ EXAMPLE_DEVICES = {
     "Status LED",
     "Buzzer",
     "Panel light",
-    "Dew heater",
+    "Guide scope heater",
     "Observatory light",
     "Mask arm",
     "Dust cap",
@@ -70,7 +70,7 @@ def test_every_example_device_is_listed(example: Peer):
     props = example.getprop("*.*.*", timeout=3)
     assert {key.split(".", 1)[0] for key in props} == EXAMPLE_DEVICES
     assert props["Relays.DIGITAL_OUTPUT_1.OFF"] == "On"
-    assert props["Relays.DIGITAL_OUTPUT_LABELS.DIGITAL_OUTPUT_1"] == "Dew heater"
+    assert props["Relays.DIGITAL_OUTPUT_LABELS.DIGITAL_OUTPUT_1"] == "Mount power"
     assert props["Roof switch.DRIVER_INFO.DRIVER_INTERFACE"] == str((1 << 15) | (1 << 17))
 
 
@@ -83,8 +83,8 @@ def test_indi_setprop_switches_a_relay(example: Peer):
 
 
 def test_indi_setprop_sets_a_pwm_duty(example: Peer):
-    example.setprop("Dew heater.PWM_OUTPUT_1.DUTY_CYCLE=40")
-    wait_until(lambda: example.value("Dew heater.PWM_OUTPUT_1.DUTY_CYCLE") == "40")
+    example.setprop("Guide scope heater.PWM_OUTPUT_1.DUTY_CYCLE=40")
+    wait_until(lambda: example.value("Guide scope heater.PWM_OUTPUT_1.DUTY_CYCLE") == "40")
 
 
 def test_a_pressed_mock_button_reaches_indi_eval(example: Peer):
@@ -106,9 +106,9 @@ def test_a_simulated_reading_appears_as_a_number(example: Peer):
 
 
 def test_out_of_range_request_is_refused(example: Peer):
-    example.setprop("Dew heater.PWM_OUTPUT_1.DUTY_CYCLE=150")
-    wait_until(lambda: example.value("Dew heater.PWM_OUTPUT_1._STATE") == "Alert")
-    assert example.value("Dew heater.PWM_OUTPUT_1.DUTY_CYCLE") != "150"
+    example.setprop("Guide scope heater.PWM_OUTPUT_1.DUTY_CYCLE=150")
+    wait_until(lambda: example.value("Guide scope heater.PWM_OUTPUT_1._STATE") == "Alert")
+    assert example.value("Guide scope heater.PWM_OUTPUT_1.DUTY_CYCLE") != "150"
 
 
 def test_indipyclient_lists_devices_and_switches_a_relay(example: Peer):
