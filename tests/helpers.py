@@ -86,12 +86,22 @@ class Client:
         self.writer.write(event if isinstance(event, bytes) else encode(event))
         await self.writer.drain()
 
-    async def expect(self, match: Callable[[Event], bool], timeout: float = 3.0) -> Event:
+    async def expect(
+        self, match: Callable[[Event], bool], timeout: float = 3.0, *, keep_others: bool = False
+    ) -> Event:
+        """The first event *match* accepts; the events before it are dropped.
+
+        With *keep_others*, only the matched event is taken: the ones before it
+        stay to be expected later (for answers that may overtake each other).
+        """
         async with asyncio.timeout(timeout):
             while True:
                 for i, event in enumerate(self.events):
                     if match(event):
-                        del self.events[: i + 1]
+                        if keep_others:
+                            del self.events[i]
+                        else:
+                            del self.events[: i + 1]
                         return event
                 chunk = await self.reader.read(1 << 16)
                 if not chunk:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -48,6 +49,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+#: After a client sets a simulated reading (mock mode) the sensor is read this
+#: often (s), for _SETTLE_TIME seconds: at once, and a smoothed sensor (a
+#: median of samples) again until its samples have caught up.
+_SETTLE_PERIOD = 0.1
+_SETTLE_TIME = 3.0
+
+
 def _interval(default: float) -> Any:
     return option(default, help="seconds between readings", min=0.05, max=86400.0, unit="s")
 
@@ -76,7 +84,10 @@ class PolledSensorDriver(GpioDriver):
     :meth:`simulate`, and returns its vectors. The readings are taken every
     ``options.interval`` seconds (libindi's ``POLLING_PERIOD``, which clients
     may change), in a worker thread; a sensor that fails puts its vectors in
-    Alert with the reason, once, and is read again at the next period.
+    Alert with the reason, once, and is read again at the next period. A
+    simulated reading set from the mock control device is read at once (and
+    for a few seconds every 0.1 s, for a smoothed sensor's samples to catch
+    up), not at the next period.
     """
 
     interface = AUX_INTERFACE | INPUT_INTERFACE
@@ -85,6 +96,7 @@ class PolledSensorDriver(GpioDriver):
         """Make the sensors, then register their simulated readings (mock mode)."""
         self.readings: list[Reading] = []
         self.simulated: list[SimulatedReading] = []
+        self._settle_until = 0.0
         try:
             vectors = self.make()
         except Exception:
@@ -120,9 +132,17 @@ class PolledSensorDriver(GpioDriver):
                     minimum=minimum,
                     maximum=maximum,
                     value=value,
-                    apply=sensor.simulate,
+                    apply=functools.partial(self._apply_simulated, sensor.simulate),
                 )
             )
+
+    def _apply_simulated(self, apply: Callable[[float], None], value: float) -> None:
+        apply(value)  # what it raises, the mock control device shows as an Alert
+        # Shown at once, not at the next period (which may be minutes away).
+        self._settle_until = time.monotonic() + _SETTLE_TIME
+        poll_changed = getattr(self, "_poll_changed", None)
+        if poll_changed is not None:
+            poll_changed.set()
 
     def option_vectors(self) -> list[PropertyVector[Any]]:
         """Adds libindi's ``POLLING_PERIOD``: the ``interval`` in ms, changed by clients."""
@@ -177,13 +197,17 @@ class PolledSensorDriver(GpioDriver):
             once=True,
         )
         while True:
+            # Cleared before the read: a change while reading reads again at once.
+            self._poll_changed.clear()
             async with guard:
                 values = await loop.run_in_executor(None, self.read)
             if not guard.failed:
                 await self._publish(values)
-            self._poll_changed.clear()
+            wait = self.interval
+            if time.monotonic() < self._settle_until:
+                wait = min(wait, _SETTLE_PERIOD)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval):
+                async with asyncio.timeout(wait):
                     await self._poll_changed.wait()
 
     def close_hardware(self) -> None:
@@ -482,7 +506,7 @@ class MCP3xxxDriver(PolledSensorDriver):
                         0,
                         0,
                     ),
-                    NumberMember("VALUE", "Value (of max_voltage)", "%.4f", low, 1, 0, 0),
+                    NumberMember("VALUE", "Value (fraction of full scale)", "%.4f", low, 1, 0, 0),
                 ],
             )
             self.readings.append(Reading(sensor, vector, functools.partial(self._volts, name)))

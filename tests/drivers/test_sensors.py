@@ -54,7 +54,10 @@ async def simulate(client: Any, control: MockControlDriver, device: str, name: s
     await client.send(
         NewNumberVector(device=DEVICE_NAME, name=vector, values={"VALUE": str(value)})
     )
-    answer = await client.expect(lambda e: isinstance(e, SetNumberVector) and e.name == vector)
+    # The reading it causes may come before this answer: it is kept for the test.
+    answer = await client.expect(
+        lambda e: isinstance(e, SetNumberVector) and e.name == vector, keep_others=True
+    )
     assert answer.state == "Ok"
     assert float(answer.values["VALUE"]) == value
 
@@ -107,6 +110,9 @@ async def test_mcp3008_channels_read_the_simulated_voltages(gpio, serve):
     await client.expect(reads("ADC", "ANALOG_INPUT_2", "ANALOG_INPUT_2", 1.65, 0.01))
     update = await client.expect(reads("ADC", "ANALOG_READING_2", "VOLTAGE", 1.65, 0.01))
     assert float(update.values["VALUE"]) == pytest.approx(0.5, abs=0.002)
+    (reading,) = [v for v in driver.readings if v.vector.name == "ANALOG_READING_2"]
+    # What a person reads in a client: no config key names.
+    assert reading.vector.data["VALUE"].label == "Value (fraction of full scale)"
     await simulate(client, control, "ADC", "CHANNEL_0", 3.3)
     await client.expect(reads("ADC", "ANALOG_READING_1", "VALUE", 1.0, 0.001))
 
@@ -211,7 +217,10 @@ async def test_a_simulated_reading_out_of_range_is_refused(gpio, serve):
     client = await serve(driver, control)
     vector = control.reading_vector("Disk", "USAGE")
     await client.send(NewNumberVector(device=DEVICE_NAME, name=vector, values={"VALUE": "120"}))
-    answer = await client.expect(lambda e: isinstance(e, SetNumberVector) and e.name == vector)
+    # The reading it causes may come before this answer: it is kept for the test.
+    answer = await client.expect(
+        lambda e: isinstance(e, SetNumberVector) and e.name == vector, keep_others=True
+    )
     assert answer.state == "Alert"
     assert control.readings[vector].value == 50.0
 
@@ -302,3 +311,29 @@ def test_every_chip_reads_its_last_channel(gpio, chip):
     assert sensor.simulate is not None
     sensor.simulate(2.475)
     assert sensor.read() == pytest.approx(0.75, abs=0.002)
+
+
+# -- a simulated reading shows at once, not at the next interval ----------------------
+
+
+async def test_a_simulated_reading_shows_at_once_not_at_the_next_interval(gpio, serve):
+    opts = CPUTemperatureOptions(interval=60)
+    driver = CPUTemperatureDriver(make_context(gpio, "Pi", opts))
+    control = controlled(gpio)
+    client = await serve(driver, control)
+    await client.expect(lambda e: isinstance(e, DefNumberVector) and e.name == "CPU_TEMPERATURE")
+    await simulate(client, control, "Pi", "TEMPERATURE", 71.5)
+    await client.expect(reads("Pi", "CPU_TEMPERATURE", "TEMPERATURE", 71.5, 0), timeout=2)
+
+
+async def test_a_smoothed_sensor_shows_a_simulated_reading_once_its_samples_catch_up(gpio, serve):
+    opts = DistanceSensorOptions(
+        echo="GPIO24", trigger="GPIO23", max_distance=2.0, queue_len=3, interval=60
+    )
+    driver = DistanceSensorDriver(make_context(gpio, "Dust cap", opts))
+    control = controlled(gpio)
+    client = await serve(driver, control)
+    await client.expect(lambda e: isinstance(e, DefNumberVector) and e.name == "DISTANCE")
+    await simulate(client, control, "Dust cap", "DISTANCE", 0.4)
+    # Its median of samples moves over within a few samples: seconds, not the minute.
+    await client.expect(reads("Dust cap", "DISTANCE", "DISTANCE", 0.4, 0.1), timeout=8)
