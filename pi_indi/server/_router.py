@@ -21,17 +21,22 @@ choices; a request past that is refused with a ``<message>``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pi_indi._log import LogLimiter, shown
-from pi_indi.errors import RemoteProtocolError
+from pi_indi.errors import LocalProtocolError, RemoteProtocolError
 from pi_indi.protocol import (
     ANY,
     BLOBPolicy,
     BLOBPolicyTable,
+    DefBLOBVector,
+    DefNumberVector,
+    DefSwitchVector,
+    DefTextVector,
     DelProperty,
     EnableBLOB,
     Event,
@@ -41,9 +46,11 @@ from pi_indi.protocol import (
     NewNumberVector,
     NewSwitchVector,
     NewTextVector,
+    Permission,
     PingReply,
     PingRequest,
     PlainVector,
+    PropertyState,
     SetBLOBVector,
     SetLightVector,
     SetNumberVector,
@@ -66,6 +73,15 @@ _TAGS: dict[type, str] = {
     NewNumberVector: "newNumberVector",
     NewBLOBVector: "newBLOBVector",
 }
+#: A refused request's answer: its vector in Alert, as libindi answers one.
+_ANSWER = {
+    NewSwitchVector: SetSwitchVector,
+    NewTextVector: SetTextVector,
+    NewNumberVector: SetNumberVector,
+    NewBLOBVector: SetBLOBVector,
+}
+#: The definitions with a permission: a read-only device's are sent as "ro".
+_DEF_WITH_PERM = (DefSwitchVector, DefNumberVector, DefTextVector, DefBLOBVector)
 # What drivers send most: routed by the short path.
 _PLAIN_SET = frozenset((SetNumberVector, SetSwitchVector, SetTextVector, SetLightVector))
 
@@ -401,7 +417,20 @@ class Router:
     ) -> None:
         device, name = event.device, event.name
         if device in self.readonly_devices:
-            client.write(encode(self._refuse_readonly(client.label, event)))
+            told = self._refuse_readonly(client.label, event)
+            try:
+                # The vector in Alert with the reason, so that a client which
+                # sent it anyway does not wait on it Busy.
+                answer: Event = _ANSWER[type(event)](
+                    device=device,
+                    name=name,
+                    state=PropertyState.ALERT,
+                    timestamp=told.timestamp,
+                    message=told.message,
+                )
+            except LocalProtocolError:
+                answer = told  # a name no vector can have: the message alone
+            client.write(encode(answer))
             return
         owner = self.owners.get(device)
         if owner is None:
@@ -557,6 +586,13 @@ class Router:
         device: str | None = getattr(event, "device", None)
         if device is not None and not self.claim(side, device):
             return
+        if (
+            isinstance(event, _DEF_WITH_PERM)
+            and device in self.readonly_devices
+            and event.perm is not Permission.RO
+        ):
+            # Clients (indipyweb, KStars, indipyterm) then show it without controls.
+            event = dataclasses.replace(event, perm=Permission.RO)
         name: str | None = getattr(event, "name", None)
         data = encode(event)
         for client in self.client_watch.of(device, name) if device else self.clients:

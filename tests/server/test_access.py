@@ -23,13 +23,16 @@ from pi_indi.protocol import (
     DefNumberVector,
     DefSwitchVector,
     GetProperties,
-    Message,
     NewNumberVector,
     NewSwitchVector,
     NewTextVector,
+    Permission,
     PingReply,
     PingRequest,
+    PropertyState,
     SetNumberVector,
+    SetSwitchVector,
+    SetTextVector,
     SwitchState,
 )
 from pi_indi.server._access import peer_ip
@@ -187,11 +190,19 @@ async def test_a_readonly_device_refuses_every_change_and_stays_as_it_was(start,
     # Clients still see the device and its values.
     level = await client.expect(is_(DefNumberVector, device="Dev", name="LEVEL"))
     assert [member.name for member in level.members] == ["PCT"]
+    # ... as read-only, so that their controls are not offered.
+    assert level.perm == Permission.RO
     await watcher.expect(is_(DefNumberVector, device="Other", name="LEVEL"))
     before = {name: dict(vector.items()) for name, vector in dev["Dev"].items()}
 
     await client.send(request_)
-    told = await client.expect(is_(Message, device="Dev"))
+    # Answered as libindi answers a refused request: the vector in Alert, and why.
+    answer = {NewNumberVector: SetNumberVector, NewSwitchVector: SetSwitchVector}.get(
+        type(request_), SetTextVector
+    )
+    told = await client.expect(is_(answer, device="Dev", name=request_.name))
+    assert told.state == PropertyState.ALERT
+    assert told.values == {}
     assert told.message == (
         f"[ERROR] Dev is read-only on this server; {request_.name} was not changed"
     )
@@ -217,7 +228,8 @@ async def test_readonly_devices_can_change_while_running(start):
     client = await server.connect()
     await client.send(GetProperties(version="1.7", device="Dev"))
     await client.send(NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "1"}))
-    await client.expect(is_(Message, device="Dev"))
+    refused = await client.expect(is_(SetNumberVector, device="Dev", name="LEVEL"))
+    assert refused.state == PropertyState.ALERT
     server.readonly_devices.discard("Dev")
     await client.send(NewNumberVector(device="Dev", name="LEVEL", values={"PCT": "2"}))
     answer = await client.expect(is_(SetNumberVector, device="Dev", name="LEVEL"))
@@ -232,7 +244,7 @@ async def test_a_readonly_exdriver_device_never_gets_the_request(start, tmp_path
     client = await server.connect()
     await defined(client, "Noisy", SetNumberVector)
     await client.send(NewNumberVector(device="Noisy", name="N", values={"x": "3"}))
-    told = await client.expect(is_(Message, device="Noisy"))
+    told = await client.expect(is_(SetNumberVector, device="Noisy", state=PropertyState.ALERT))
     assert "read-only" in (told.message or "")
     # A request after it that does reach the driver, and is answered: the
     # refused one would have been logged by then, had it been passed on.
@@ -342,7 +354,7 @@ async def test_the_appliance_serves_its_access_settings_and_reloads_them():
         await client.send(
             NewSwitchVector(device="Lamp", name="DIGITAL_OUTPUT_1", values={"ON": SwitchState.ON})
         )
-        await client.expect(is_(Message, device="Lamp"))
+        await client.expect(is_(SetSwitchVector, device="Lamp", state=PropertyState.ALERT))
         lamp = appliance.running["Lamp"][1]
 
         # Reloaded: the lamp is writable, the relays read-only, and 127.0.0.1
@@ -361,6 +373,12 @@ async def test_the_appliance_serves_its_access_settings_and_reloads_them():
         )
         assert server.readonly_devices == {"Relays"}
         assert appliance.running["Lamp"][1] is lamp
+        # Defined again with their new permissions, without a reconnect.
+        for device, perm in (("Lamp", Permission.RW), ("Relays", Permission.RO)):
+            again = await client.expect(
+                is_(DefSwitchVector, device=device, name="DIGITAL_OUTPUT_1"), keep_others=True
+            )
+            assert again.perm == perm
         await client.send(
             NewSwitchVector(device="Lamp", name="DIGITAL_OUTPUT_1", values={"ON": SwitchState.ON})
         )
@@ -374,7 +392,7 @@ async def test_the_appliance_serves_its_access_settings_and_reloads_them():
         await client.send(
             NewSwitchVector(device="Relays", name="DIGITAL_OUTPUT_1", values={"ON": SwitchState.ON})
         )
-        await client.expect(is_(Message, device="Relays"))
+        await client.expect(is_(SetSwitchVector, device="Relays", state=PropertyState.ALERT))
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         clients.append(Client(reader, writer))
         await clients[-1].send(PingRequest(uid="now allowed"))

@@ -13,6 +13,8 @@ import pytest
 from pi_indi.protocol import (
     BLOBPolicy,
     BLOBPolicyTable,
+    DefSwitch,
+    DefSwitchVector,
     DelProperty,
     ElementStream,
     EnableBLOB,
@@ -22,11 +24,15 @@ from pi_indi.protocol import (
     NewNumberVector,
     NewSwitchVector,
     OneBLOB,
+    Permission,
     PingReply,
     PingRequest,
     PlainVector,
+    PropertyState,
     SetBLOBVector,
     SetNumberVector,
+    SetSwitchVector,
+    SwitchRule,
     SwitchState,
     decode_element,
     encode,
@@ -169,8 +175,8 @@ def test_new_vector_for_a_read_only_device_is_refused_and_never_delivered(router
     )
     assert driver.got == []
     (reply,) = client.events()
-    assert isinstance(reply, Message)
-    assert reply.device == "Dev"
+    assert isinstance(reply, SetSwitchVector)
+    assert (reply.device, reply.name, reply.state) == ("Dev", "S", PropertyState.ALERT)
     assert "read-only" in (reply.message or "")
 
 
@@ -437,3 +443,23 @@ def test_a_relayed_vector_with_characters_xml_cannot_carry_is_sent_well_formed(r
         router.from_driver(driver, decode_element(item))
     (data,) = client.written
     assert ET.fromstring(data).find("oneText").text.strip() == "x\ufffdy"  # type: ignore[union-attr]  # noqa: S314 - our own output
+
+
+def test_a_read_only_devices_definitions_reach_clients_as_read_only(router):
+    # Clients then offer no controls for it; a device that is not read-only keeps its perm.
+    router.readonly_devices.add("Dev")
+    dev, other = serve(router, "Dev"), serve(router, "Other")
+    client = connect(router, GetProperties(version="1.7"))
+    for side, device in ((dev, "Dev"), (other, "Other")):
+        router.from_driver(
+            side,
+            DefSwitchVector(
+                device=device,
+                name="S",
+                perm=Permission.RW,
+                rule=SwitchRule.ONE_OF_MANY,
+                members=(DefSwitch(name="ON", value=SwitchState.OFF),),
+            ),
+        )
+    perms = {e.device: e.perm for e in client.events() if isinstance(e, DefSwitchVector)}
+    assert perms == {"Dev": Permission.RO, "Other": Permission.RW}
