@@ -9,7 +9,7 @@
 # temporary directory, deploy/debian/ becomes debian/ there, and the build
 # runs in that copy. The repository root stays clean.
 #
-# Needs (Debian 12 or later): dpkg-dev debhelper dh-python
+# Needs (Debian 12 or later): build-essential dpkg-dev debhelper dh-python
 # pybuild-plugin-pyproject python3-all python3-setuptools.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"

@@ -5,7 +5,9 @@
 #
 #   sudo deploy/install.sh                 # pi-indi from this checkout
 #   sudo deploy/install.sh ./dist/pi_indi-0.1.0-py3-none-any.whl
-#   sudo deploy/install.sh pi-indi         # from PyPI (any pip requirement)
+#
+# SOURCE is a source directory or a wheel, never a bare name: pi-indi is not
+# on PyPI, and a root pip install of a name would take whatever claims it.
 #
 # Run it from a checkout (or an unpacked release tarball): the unit, the
 # sysusers file and the default config are taken from beside this script.
@@ -60,18 +62,24 @@ for f in "$unit_src" "$sysusers_src" "$udev_src" "$config_src"; do
 done
 
 if [ $# -gt 1 ]; then
-    die "usage: install.sh [SOURCE]   (a source directory, a wheel or a pip requirement)"
+    die "usage: install.sh [SOURCE]   (a source directory or a wheel)"
 elif [ $# -eq 1 ]; then
     source_arg="$1"
-    # A relative path means a path, not a requirement: pip needs the ./ prefix.
-    if [ -e "$source_arg" ] && [ "${source_arg#/}" = "$source_arg" ] \
-        && [ "${source_arg#./}" = "$source_arg" ]; then
+    case "$source_arg" in
+        *.whl) [ -f "$source_arg" ] || die "no wheel $source_arg" ;;
+        *) [ -f "$source_arg/pyproject.toml" ] \
+            || die "$source_arg is neither a wheel nor a source directory (pi-indi is not" \
+                   "installed from a package index: give a checkout or a built wheel)" ;;
+    esac
+    # A relative path, for pip, needs the ./ prefix (else it is taken for a name).
+    if [ "${source_arg#/}" = "$source_arg" ] && [ "${source_arg#./}" = "$source_arg" ]; then
         source_arg="./$source_arg"
     fi
 elif [ -f "$top/pyproject.toml" ] && grep -q '^name = "pi-indi"' "$top/pyproject.toml"; then
     source_arg="$top"
 else
-    source_arg="pi-indi"
+    die "no pi-indi source beside this script: give a source directory or a wheel" \
+        "(install.sh ./pi_indi-VERSION-py3-none-any.whl)"
 fi
 
 if [ -z "$root" ] && [ "$(id -u)" != 0 ]; then

@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 top="$PWD"
 
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-needed=(dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all
+needed=(build-essential dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all
         python3-setuptools python3-venv systemd)
 missing=()
 for pkg in "${needed[@]}"; do
@@ -108,6 +108,11 @@ tar -cf - --exclude='__pycache__' --exclude='*.egg-info' \
     pyproject.toml README.md pi_indi drivers | tar -C "$work/src" -xf -
 # Paths inside the root; the venv lives at $root/opt/pi-indi/venv.
 venv="$root/opt/pi-indi/venv"
+# A bare name would be a root pip install from the index of whatever claims it.
+check "install.sh refuses a bare name (pi-indi is not installed from an index)" \
+    bash -c "! PI_INDI_ROOT='$root' bash deploy/install.sh pi-indi 2>'$work/bare.err' \
+             && grep -q 'neither a wheel nor a source directory' '$work/bare.err' \
+             && [ ! -e '$venv' ]"
 if PI_INDI_ROOT="$root" bash deploy/install.sh "$work/src" >"$work/install1.log" 2>&1; then
     ok "first run exits 0"
 else

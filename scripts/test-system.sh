@@ -27,7 +27,7 @@ started=$SECONDS
 [ "$(id -u)" = 0 ] || { echo "test-system: run as root" >&2; exit 1; }
 
 needed=(qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client indi-bin
-        dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools)
+        build-essential dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools)
 missing=()
 for pkg in "${needed[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
