@@ -137,36 +137,84 @@ done
 check "conffiles lists /etc/pi-indi.toml" \
     bash -c "chroot '$ch' dpkg-query -W -f='\${Conffiles}' pi-indi | grep -q '^ /etc/pi-indi.toml '"
 
-# The installed package serves: the example on gpiozero's mock pins.
+# The installed package serves: the example on gpiozero's mock pins. The
+# chroot shares this machine's network, where another server may listen on
+# any fixed port: the port is one the kernel has just given as free, and the
+# answer counts only if it comes from the pi-indi started here (its process
+# holds the listening socket) and defines every device of the example.
 cat >"$ch/tmp/smoke.py" <<'EOF'
-import socket, subprocess, sys, time
-server = subprocess.Popen(["pi-indi", "serve", "--mock", "--host", "127.0.0.1", "--port", "17624",
-                           "--config", "/usr/lib/python3/dist-packages/pi_indi/example.toml"])
+import html, os, re, socket, subprocess, sys, time, tomllib
+
+CONFIG = "/usr/lib/python3/dist-packages/pi_indi/example.toml"
+with open(CONFIG, "rb") as f:
+    expected = {d["name"] for d in tomllib.load(f)["device"] if d.get("enabled", True)}
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+
+
+def listening_pids():
+    """The PIDs holding a socket that listens on 127.0.0.1:port."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            address, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and address == f"0100007F:{port:04X}":
+                inodes.add(f"socket:[{inode}]")
+    pids = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in fds):
+                pids.add(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
+server = subprocess.Popen(["pi-indi", "serve", "--mock", "--host", "127.0.0.1",
+                           "--port", str(port), "--config", CONFIG])
 try:
     deadline = time.monotonic() + 30
     while True:
+        if server.poll() is not None:
+            sys.exit(f"pi-indi serve exited ({server.returncode}) before it listened on {port}")
         try:
-            sock = socket.create_connection(("127.0.0.1", 17624), timeout=5)
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
             break
         except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                sys.exit("pi-indi serve did not listen")
+            if time.monotonic() > deadline:
+                sys.exit(f"pi-indi serve did not listen on {port} in 30 s")
             time.sleep(0.2)
+    pids = listening_pids()
+    if pids != {server.pid}:
+        sys.exit(f"port {port} is held by PIDs {sorted(pids)}, not pi-indi serve ({server.pid})")
     sock.sendall(b'<getProperties version="1.7"/>')
-    data = b""
-    deadline = time.monotonic() + 15
-    while b"<defSwitchVector" not in data and time.monotonic() < deadline:
-        chunk = sock.recv(65536)
+    seen, data = set(), b""
+    deadline = time.monotonic() + 30
+    while not expected <= seen and time.monotonic() < deadline:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
         if not chunk:
             break
         data += chunk
-    sys.exit(0 if b"<defSwitchVector" in data else "no defSwitchVector from pi-indi serve")
+        names = re.findall(rb'<def\w+Vector\b[^>]*?\sdevice="([^"]*)"', data)
+        seen = {html.unescape(name.decode()) for name in names}
+    if not expected <= seen:
+        sys.exit(f"pi-indi serve did not define {sorted(expected - seen)}; it defined {sorted(seen)}")
+    if server.poll() is not None:
+        sys.exit(f"pi-indi serve exited ({server.returncode}) while answering")
+    print(f"pi-indi serve, PID {server.pid}, port {port}: {len(expected)} devices defined")
 finally:
     server.terminate()
     server.wait(10)
 EOF
-check "pi-indi serve --mock (the example) answers getProperties with vectors" \
-    in_chroot timeout 60 python3 /tmp/smoke.py
+check "pi-indi serve --mock (the example), on a free port, defines every device itself" \
+    in_chroot timeout 90 python3 /tmp/smoke.py
 
 echo "== reinstall keeps a local edit of /etc/pi-indi.toml"
 echo '# a local edit' >>"$ch/etc/pi-indi.toml"
