@@ -28,6 +28,17 @@ if ! command -v kstars >/dev/null 2>&1 || ! command -v Xvfb >/dev/null 2>&1 \
         kstars xvfb dbus-x11 qdbus-qt5 >/dev/null
 fi
 
+# Headless Chromium and its WebDriver (tests/interop/test_indipyweb.py opens
+# indipyweb's pages in it): Debian's own build, about 120 MB to download
+# (380 MB installed), 20 s. fonts-liberation: fonts for the pages and screenshots.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    echo "== installing Chromium and chromedriver (for the browser test)"
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        chromium chromium-driver fonts-liberation >/dev/null
+fi
+
 VENV="${PI_INDI_VENV:-.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
     echo "== creating $VENV"
@@ -36,6 +47,18 @@ fi
 echo "== installing pi-indi and its test and lint tools into $VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade "pip>=25.1"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e . --group dev
+
+# indipyweb, the web client the browser test serves, pinned, in a venv of its
+# own outside the tree (not in pi-indi's environment, not seen by ruff or git).
+# Exported: with it set, the test fails rather than skips when anything is missing.
+INDIPYWEB_VERSION=0.2.1   # keep in step with INDIPYWEB in tests/interop/test_indipyweb.py
+export PI_INDI_INDIPYWEB_VENV="${PI_INDI_INDIPYWEB_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pi-indi/indipyweb-$INDIPYWEB_VERSION}"
+if [ "$("$PI_INDI_INDIPYWEB_VENV/bin/indipyweb" --version 2>/dev/null)" != "$INDIPYWEB_VERSION" ]; then
+    echo "== installing indipyweb $INDIPYWEB_VERSION into $PI_INDI_INDIPYWEB_VENV"
+    python3 -m venv "$PI_INDI_INDIPYWEB_VENV"
+    "$PI_INDI_INDIPYWEB_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+        "indipyweb==$INDIPYWEB_VERSION"
+fi
 
 echo "== ruff"
 "$VENV/bin/ruff" check .

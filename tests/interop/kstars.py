@@ -13,12 +13,13 @@ import os
 import re
 import select
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
+
+from tests.interop.peers import stop_session
 
 T = TypeVar("T")
 
@@ -82,19 +83,6 @@ def poll(fetch: Callable[[], T], ok: Callable[[T], bool], timeout: float, what: 
         time.sleep(0.1)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """End a process started in its own session, and everything it started."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-
 def _read_line(fd: int, timeout: float, what: str) -> str:
     deadline = time.monotonic() + timeout
     data = b""
@@ -127,7 +115,7 @@ def _xvfb(log: Path) -> Iterator[str]:
         try:
             yield ":" + _read_line(read_fd, 20, "Xvfb")
         finally:
-            _stop(proc)
+            stop_session(proc)
     finally:
         os.close(read_fd)
         if write_fd >= 0:
@@ -150,7 +138,7 @@ def _session_bus(runtime: Path, log: Path) -> Iterator[str]:
         assert proc.stdout is not None
         yield _read_line(proc.stdout.fileno(), 20, "dbus-daemon")
     finally:
-        _stop(proc)
+        stop_session(proc)
         if proc.stdout is not None:
             proc.stdout.close()
 
@@ -283,9 +271,9 @@ def headless(tmp_path: Path, startup_timeout: float = 90) -> Iterator[KStars]:
             code = proc.poll()
             if code is None or code >= 0 or attempt == 2:
                 break
-            _stop(proc)
+            stop_session(proc)
         try:
             assert proc.poll() is None, f"KStars exited ({proc.returncode})\n{kstars.tail()}"
             yield kstars
         finally:
-            _stop(proc)
+            stop_session(proc)

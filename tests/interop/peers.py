@@ -123,13 +123,20 @@ def running(
         wait_for_port(port, proc)
         yield Peer(port, log, proc)
     finally:
+        stop_session(proc, timeout=10)
+
+
+def stop_session(proc: subprocess.Popen[bytes], timeout: float = 5) -> None:
+    """End a process started in its own session, and everything it started."""
+    if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
 
 
 def indiserver(
