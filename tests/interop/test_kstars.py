@@ -121,7 +121,8 @@ def test_kstars_drives_switches_a_weather_station_and_a_dew_heater(tmp_path: Pat
         path = ks.weather_stations()["Weather"]["path"]
         data = ks.call(path, "org.freedesktop.DBus.Properties.Get", kstars.WEATHER, "data")
         print(f"the station's data in KStars: {' '.join(data.split())}")
-        assert "WEATHER_HUMIDITY" in data and "95" in data
+        assert "WEATHER_HUMIDITY" in data
+        assert "95" in data
         server.setprop(f"{HUMIDITY}=50")
         server.setprop("Weather.WEATHER_REFRESH.REFRESH=On")
         kstars.poll(
