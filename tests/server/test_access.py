@@ -378,6 +378,7 @@ async def test_the_appliance_serves_its_access_settings_and_reloads_them():
             again = await client.expect(
                 is_(DefSwitchVector, device=device, name="DIGITAL_OUTPUT_1"), keep_others=True
             )
+            assert isinstance(again, DefSwitchVector)
             assert again.perm == perm
         await client.send(
             NewSwitchVector(device="Lamp", name="DIGITAL_OUTPUT_1", values={"ON": SwitchState.ON})
