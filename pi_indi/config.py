@@ -495,7 +495,7 @@ def _pin_keys(find: DriverFinder, known: Sequence[str]) -> tuple[str, ...]:
 def _check_pins_only(
     checker: _Checker, table: Mapping[str, Any], path: str, keys: Sequence[str]
 ) -> None:
-    """Check the pins of a table whose driver is unknown (or failed to load), as far as can be.
+    """Check the pins of a table whose driver is unknown, as far as can be.
 
     Without the driver its options are not known, but a key that is a pin
     for the known drivers very likely is one here too: each is checked
@@ -508,11 +508,17 @@ def _check_pins_only(
             continue
         value = table[key]
         where = f"{path}.{key}"
+        # Only what could be a pin: an unknown driver's `enable = true` is not one.
         if isinstance(value, list):
             for i, item in enumerate(value):
-                checker.pin(item, f"{where}[{i}]")
-        else:
+                if _pin_like(item):
+                    checker.pin(item, f"{where}[{i}]")
+        elif _pin_like(value):
             checker.pin(value, where)
+
+
+def _pin_like(value: Any) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
 
 
 def _check_device(
@@ -580,13 +586,10 @@ def _check_device(
         _check_pins_only(checker, table, path, pin_keys())
         return None
     options: Any = None
-    if record.cls is None:
-        # It failed to load (a warning, not a config problem); its pins are
-        # still wired, and checked as an unknown driver's are.
-        before = len(checker.issues)
-        _check_pins_only(checker, table, path, pin_keys())
-        ok = ok and len(checker.issues) == before
-    else:
+    # A driver that failed to load is a warning, not a config problem: its
+    # table is not checked (its keys are its own, unknown here), so one broken
+    # plugin never stops the other devices from being served.
+    if record.cls is not None:
         options_class = getattr(record.cls, "options_class", None)
         if options_class is not None:
             options = checker.table(options_class, table, path, skip=_DEVICE_KEYS)

@@ -420,18 +420,24 @@ def test_without_a_board_a_pin_written_twice_is_still_found():
     ]
 
 
-def test_a_driver_that_fails_to_load_still_has_its_pins_checked():
-    # It is not served, but its pins are wired: their problems show now, not
-    # once the driver loads again.
+def test_a_driver_that_fails_to_load_is_a_warning_whatever_its_table_holds():
+    # Its keys are its own (a plugin's `pin` may be an I/O expander's): one
+    # broken plugin must not stop the other devices from being served.
     text = (
-        '[[device]]\ndriver = "broken"\nname = "A"\npins = [17, "BOARD1"]\n'
+        '[[device]]\ndriver = "broken"\nname = "A"\npins = [17, "BOARD1"]\nenable = true\n'
         '[[device]]\ndriver = "lamp"\nname = "B"\npins = [17]\n'
     )
-    assert issues_of(text) == [
-        "device[0] ('A').pins[1]: BOARD1 is not a GPIO pin on a simulated Raspberry Pi 5B",
-        "device[1] ('B').pins[0]: GPIO17 is already used by device[0] ('A').pins[0]",
-    ]
-    # With good pins it is a device that will not be served, not a config error.
-    config = parse('[[device]]\ndriver = "broken"\nname = "A"\npins = [17]\nwhatever = 1')
-    assert config.devices[0].record is not None
-    assert config.devices[0].record.cls is None
+    config = parse(text)
+    broken, lamp = config.devices
+    assert broken.record is not None
+    assert broken.record.cls is None
+    assert lamp.record is not None
+    assert lamp.record.cls is not None
+
+
+def test_an_unknown_drivers_values_that_cannot_be_pins_are_not_checked_as_pins():
+    # `echo` is a pin of the sonar driver, but `true` is no pin: the unknown
+    # driver is the problem, not a made-up one about its options.
+    found = issues_of('[[device]]\ndriver = "nosuch"\nname = "A"\npins = [17]\necho = true\n')
+    assert len(found) == 1
+    assert found[0].startswith("device[0] ('A').driver: unknown driver 'nosuch'")
