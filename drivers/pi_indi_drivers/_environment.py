@@ -39,10 +39,12 @@ def snooped_number(
     """What a snooped event says of one number of another device.
 
     Returns:
-        None when the event is not about that number; else ``(value, "")``
-        for a reading, or ``(None, why)`` when the number is lost: its vector
-        was deleted, is in Alert (the device could not read its sensor: the
-        value it still carries is an old one), or does not hold a number.
+        None when the event says nothing of that number: it is about another,
+        or its vector is Idle (defined, not yet read: the value it carries is
+        a placeholder). Else ``(value, "")`` for a reading, or ``(None, why)``
+        when the number is lost: its vector was deleted, is in Alert (the
+        device could not read its sensor: the value it still carries is an
+        old one), or does not hold a number.
     """
     if event.devicename != device:
         return None
@@ -54,6 +56,8 @@ def snooped_number(
         return None
     if event.state == "Alert":
         return None, f"{device} {vector} is in Alert"
+    if event.state == "Idle":
+        return None
     if member not in event:
         return None
     try:

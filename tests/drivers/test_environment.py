@@ -76,6 +76,12 @@ def test_a_vector_in_alert_carries_no_reading(make):
     )
 
 
+@pytest.mark.parametrize("make", [set_temperature, def_temperature], ids=["set", "def"])
+def test_a_vector_in_idle_is_not_read_yet(make):
+    # A sensor defines its vectors Idle, with a placeholder, before its first reading.
+    assert snooped_number(make("0", PropertyState.IDLE), *WHAT) is None
+
+
 @pytest.mark.parametrize("name", [None, "TEMPERATURE"], ids=["device", "vector"])
 def test_a_deleted_vector_or_device_is_lost(name):
     event = snooped(DelProperty(device="Outside", name=name))

@@ -275,3 +275,20 @@ async def test_a_parameter_found_or_lost_is_checked_at_once_not_at_the_next_peri
     )
     await source["Outside"]["HUMIDITY"].send_setVector(state="Alert", message="cannot read")
     await client.expect(update(SetLightVector, "WEATHER_STATUS", PropertyState.ALERT), timeout=5)
+
+
+async def test_a_sensor_not_read_yet_is_no_reading(gpio, serve):
+    # Defined Idle with 0 (a placeholder inside the OK ranges) until its first read.
+    source = sensors()
+    for name in ("TEMPERATURE", "HUMIDITY"):
+        vector = source["Outside"][name]
+        vector.state = "Idle"
+        vector[name] = 0.0
+    client = await serve(source, weather(gpio, update_period=60.0))
+    await refresh(client)
+    params = await client.expect(update(SetNumberVector, "WEATHER_PARAMETERS"))
+    assert params.state == PropertyState.ALERT
+    assert "no reading of Temperature (C), Humidity (%)" in (params.message or "")
+    await set_reading(source, "TEMPERATURE", 10.0)
+    await set_reading(source, "HUMIDITY", 50.0)  # the first readings: checked at once
+    await client.expect(update(SetLightVector, "WEATHER_STATUS", PropertyState.OK), timeout=5)
