@@ -748,10 +748,14 @@ class Appliance:
                 self.running[device.name] = (device, driver)
                 served = driver.get(device.name)
                 if device.name in flipped and served is not None and served.enable:
-                    # Defined again, so that clients see its new permissions
-                    # (the server sends a read-only device's as "ro").
+                    # Deleted and defined again, so that clients see its new
+                    # permissions (the server sends a read-only device's as
+                    # "ro"): libindi's clients ignore a definition of a
+                    # property they already have.
                     for vector in served.values():
                         if vector.enable:
+                            await vector.send_delProperty()
+                            vector.enable = True
                             await vector.send_defVector()
                 continue
             if failed is not None and device.enabled:
