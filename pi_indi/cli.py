@@ -117,8 +117,16 @@ def _unreadable_hint(args: argparse.Namespace, exc: BaseException) -> str:
         import getpass
 
         where = path if path is not None else DEFAULT_CONFIG
+        user = getpass.getuser()
+        if args.command == "serve":
+            # Not "sudo pi-indi serve": a network server on the pins as root,
+            # outside the hardened unit, leaving root-owned state behind.
+            return (
+                f"pi-indi: user {user} may not read {where}: let it (sudo chmod a+r {where}),"
+                " or run the service, which may: sudo systemctl start pi-indi"
+            )
         return (
-            f"pi-indi: user {getpass.getuser()} may not read {where}: run this as a user"
+            f"pi-indi: user {user} may not read {where}: run this as a user"
             f" who may (sudo pi-indi {args.command} ...), or let everyone read it:"
             f" sudo chmod a+r {where}"
         )

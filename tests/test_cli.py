@@ -329,6 +329,12 @@ def test_a_config_file_not_readable_says_who_may_read_it(capsys: pytest.CaptureF
     hint = cli._unreadable_hint(args, error)
     assert "may not read /etc/x.toml" in hint
     assert "sudo pi-indi check-config" in hint
+    # serve is not to run as root outside the hardened unit: the chmod, or the service.
+    args = cli._parser().parse_args(["serve", "--config", "/etc/x.toml"])
+    hint = cli._unreadable_hint(args, error)
+    assert "sudo pi-indi serve" not in hint
+    assert "sudo chmod a+r /etc/x.toml" in hint
+    assert "sudo systemctl start pi-indi" in hint
 
 
 def test_serve_on_a_port_in_use_says_what_to_do(tmp_path: Path):
