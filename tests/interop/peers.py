@@ -127,16 +127,19 @@ def running(
 
 
 def stop_session(proc: subprocess.Popen[bytes], timeout: float = 5) -> None:
-    """End a process started in its own session, and everything it started."""
-    if proc.poll() is None:
+    """End a process started in its own session, and everything it started.
+
+    The group is signalled even when its leader has gone: what it started
+    (a browser under its driver) may still be there.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
 
 
 def indiserver(

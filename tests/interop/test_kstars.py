@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -121,8 +122,8 @@ def test_kstars_drives_switches_a_weather_station_and_a_dew_heater(tmp_path: Pat
         path = ks.weather_stations()["Weather"]["path"]
         data = ks.call(path, "org.freedesktop.DBus.Properties.Get", kstars.WEATHER, "data")
         print(f"the station's data in KStars: {' '.join(data.split())}")
-        assert "WEATHER_HUMIDITY" in data
-        assert "95" in data
+        values = {item["name"]: item["value"] for item in json.loads(data)}
+        assert values["WEATHER_HUMIDITY"] == 95
         server.setprop(f"{HUMIDITY}=50")
         server.setprop("Weather.WEATHER_REFRESH.REFRESH=On")
         kstars.poll(
