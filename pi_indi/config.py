@@ -12,6 +12,7 @@ with its TOML path, with a did-you-mean for misspelt keys and driver names
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -696,13 +697,8 @@ def parse_config(
         checker.issue("device", "must be an array of tables ([[device]])")
         raw_devices = []
     names: dict[str, str] = {}
-    found_pin_keys: list[tuple[str, ...]] = []
-
-    def pin_keys() -> tuple[str, ...]:
-        # Only for a device whose driver is unknown: it loads every known driver.
-        if not found_pin_keys:
-            found_pin_keys.append(_pin_keys(find, known_drivers))
-        return found_pin_keys[0]
+    # Only for a device whose driver is unknown, once: it loads every known driver.
+    pin_keys = functools.cache(functools.partial(_pin_keys, find, known_drivers))
 
     for index, table in enumerate(raw_devices):
         path = f"device[{index}]"

@@ -12,9 +12,10 @@ import pytest
 
 from pi_indi.config import DeviceConfig, parse_config
 from pi_indi.driver import IPyDriver
-from pi_indi.protocol import GetProperties
-from pi_indi.registry import DriverContext
+from pi_indi.protocol import GetProperties, NewNumberVector, SetNumberVector
+from pi_indi.registry import DriverContext, simulation_driver
 from pi_indi_drivers._gpio import Gpio
+from pi_indi_drivers.mock_control import DEVICE_NAME, MockControlDriver
 from tests.helpers import Client
 
 
@@ -88,3 +89,24 @@ def documented_devices(page: str) -> list[DeviceConfig]:
         config = parse_config('[gpio]\npin_factory = "mock"\n' + block)
         devices += config.devices
     return devices
+
+
+def controlled(gpio: Any) -> MockControlDriver:
+    """The Mock GPIO device of *gpio* (a mock back end), as the appliance builds it."""
+    control = simulation_driver(gpio)
+    assert isinstance(control, MockControlDriver)
+    return control
+
+
+async def simulate(client: Any, control: MockControlDriver, device: str, name: str, value: float):
+    """Set a simulated reading from the client, as a person would in a GUI."""
+    vector = control.reading_vector(device, name)
+    await client.send(
+        NewNumberVector(device=DEVICE_NAME, name=vector, values={"VALUE": str(value)})
+    )
+    # The reading it causes may come before this answer: it is kept for the test.
+    answer = await client.expect(
+        lambda e: isinstance(e, SetNumberVector) and e.name == vector, keep_others=True
+    )
+    assert answer.state == "Ok"
+    assert float(answer.values["VALUE"]) == value

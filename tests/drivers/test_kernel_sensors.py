@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from pi_indi.errors import HardwareError
-from pi_indi.protocol import DefNumberVector, NewNumberVector, SetNumberVector
-from pi_indi.registry import simulation_driver
+from pi_indi.protocol import DefNumberVector, SetNumberVector
 from pi_indi_drivers._gpio import Gpio
 from pi_indi_drivers.api import dew_point
 from pi_indi_drivers.kernel_sensors import (
@@ -29,8 +28,7 @@ from pi_indi_drivers.kernel_sensors import (
     IIOSensorDriver,
     IIOSensorOptions,
 )
-from pi_indi_drivers.mock_control import DEVICE_NAME, MockControlDriver
-from tests.drivers.conftest import make_context
+from tests.drivers.conftest import controlled, make_context, simulate
 
 I2C_ADAPTER = "devices/platform/soc/fe804000.i2c/i2c-1"
 
@@ -504,24 +502,6 @@ def test_two_thermometers_need_a_serial(native, sysfs):
 
 
 # -- mock mode --------------------------------------------------------------------------
-
-
-def controlled(gpio: Gpio) -> MockControlDriver:
-    control = simulation_driver(gpio)
-    assert isinstance(control, MockControlDriver)
-    return control
-
-
-async def simulate(client: Any, control: MockControlDriver, device: str, name: str, value: float):
-    vector = control.reading_vector(device, name)
-    await client.send(
-        NewNumberVector(device=DEVICE_NAME, name=vector, values={"VALUE": str(value)})
-    )
-    # The reading it causes may come before this answer: it is kept for the test.
-    answer = await client.expect(
-        lambda e: isinstance(e, SetNumberVector) and e.name == vector, keep_others=True
-    )
-    assert answer.state == "Ok"
 
 
 async def test_in_mock_mode_without_the_device_every_reading_is_settable(gpio, sysfs, serve):

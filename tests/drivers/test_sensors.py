@@ -16,8 +16,7 @@ from pi_indi.protocol import (
     NewNumberVector,
     SetNumberVector,
 )
-from pi_indi.registry import simulation_driver
-from pi_indi_drivers.mock_control import DEVICE_NAME, MockControlDriver
+from pi_indi_drivers.mock_control import DEVICE_NAME
 from pi_indi_drivers.sensors import (
     MCP_CHANNELS,
     CPUTemperatureDriver,
@@ -33,7 +32,7 @@ from pi_indi_drivers.sensors import (
     MCP3xxxDriver,
     MCP3xxxOptions,
 )
-from tests.drivers.conftest import make_context
+from tests.drivers.conftest import controlled, make_context, simulate
 
 
 def reads(device: str, name: str, member: str, near: float, within: float) -> Any:
@@ -46,26 +45,6 @@ def reads(device: str, name: str, member: str, near: float, within: float) -> An
         and member in e.values
         and abs(float(e.values[member]) - near) <= within
     )
-
-
-async def simulate(client: Any, control: MockControlDriver, device: str, name: str, value: float):
-    """Set a simulated reading from the client, as a person would in a GUI."""
-    vector = control.reading_vector(device, name)
-    await client.send(
-        NewNumberVector(device=DEVICE_NAME, name=vector, values={"VALUE": str(value)})
-    )
-    # The reading it causes may come before this answer: it is kept for the test.
-    answer = await client.expect(
-        lambda e: isinstance(e, SetNumberVector) and e.name == vector, keep_others=True
-    )
-    assert answer.state == "Ok"
-    assert float(answer.values["VALUE"]) == value
-
-
-def controlled(gpio: Any) -> MockControlDriver:
-    control = simulation_driver(gpio)
-    assert isinstance(control, MockControlDriver)
-    return control
 
 
 async def test_distance_follows_the_simulated_echo(gpio, serve):

@@ -176,34 +176,25 @@ class KStars:
     def devices(self) -> list[str]:
         return self.indi("getDevices").splitlines()
 
-    def device_paths(self) -> list[str]:
-        out = self.qdbus(SERVICE)
-        assert out.returncode == 0, out.stderr
-        return re.findall(r"^/KStars/INDI/GenericDevice/\d+$", out.stdout, re.MULTILINE)
-
-    def device(self, path: str) -> dict[str, str]:
-        """The D-Bus properties of one ``GenericDevice``: name, connected, driverVersion…"""
-        text = self.call(path, "org.freedesktop.DBus.Properties.GetAll", GENERIC_DEVICE)
-        return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
-
-    def weather_stations(self) -> dict[str, dict[str, str]]:
-        """Each ``Weather`` object by its device name: connected, status, refreshPeriod, data."""
+    def objects(self, kind: str, interface: str) -> dict[str, dict[str, str]]:
+        """Each ``/KStars/INDI/<kind>/N`` object by its device name: its D-Bus
+        properties on *interface*, with its ``path`` added."""
         out = self.qdbus(SERVICE)
         assert out.returncode == 0, out.stderr
         found = {}
-        for path in re.findall(r"^/KStars/INDI/Weather/\d+$", out.stdout, re.MULTILINE):
-            text = self.call(path, "org.freedesktop.DBus.Properties.GetAll", WEATHER)
+        for path in re.findall(rf"^/KStars/INDI/{kind}/\d+$", out.stdout, re.MULTILINE):
+            text = self.call(path, "org.freedesktop.DBus.Properties.GetAll", interface)
             props = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
             found[props["name"]] = {**props, "path": path}
         return found
 
     def generic_devices(self) -> dict[str, dict[str, str]]:
-        """Each ``GenericDevice`` object by its device name (with its ``path`` added)."""
-        found = {}
-        for path in self.device_paths():
-            props = self.device(path)
-            found[props["name"]] = {**props, "path": path}
-        return found
+        """Each ``GenericDevice``: name, connected, driverVersion..."""
+        return self.objects("GenericDevice", GENERIC_DEVICE)
+
+    def weather_stations(self) -> dict[str, dict[str, str]]:
+        """Each ``Weather`` object: connected, status, refreshPeriod, data."""
+        return self.objects("Weather", WEATHER)
 
     def quit(self, timeout: float = 30) -> int:
         """Trigger File ▸ Quit and wait for KStars to exit; returns its exit status."""
